@@ -1,0 +1,171 @@
+import CSndFile
+import Foundation
+
+/// Decodes WAV, FLAC, Ogg Vorbis, Opus and MP3 (whatever the system libsndfile reads) into mono
+/// at the analysis rate. Reads in blocks and downmixes and resamples as it goes, so memory stays
+/// proportional to the output, not to the source's channels and rate.
+public struct AudioDecoder: Sendable {
+    public var targetSampleRate: Int
+    /// Longest input accepted, in seconds: refuses absurd lengths before allocating for them.
+    public var maxDuration: Double
+    /// Most channels accepted.
+    public static let maxChannels = 64
+
+    public init(targetSampleRate: Int, maxDuration: Double = 4 * 3600) {
+        self.targetSampleRate = targetSampleRate
+        self.maxDuration = maxDuration
+    }
+
+    public func decode(path: String) throws -> DecodedAudio {
+        var info = SF_INFO()
+        guard let file = sf_open(path, Int32(SFM_READ), &info) else {
+            throw AudioError.unreadable(source: path, reason: Self.lastError(nil))
+        }
+        defer { sf_close(file) }
+        return try read(file, info: info, source: path)
+    }
+
+    /// Decodes an in-memory file (any container libsndfile reads) or, with `raw`, headerless
+    /// signed 16-bit little-endian PCM.
+    public func decode(bytes: [UInt8], source: String, raw: RawPCMFormat? = nil) throws -> DecodedAudio {
+        if bytes.isEmpty { throw AudioError.empty(source: source) }
+        var info = SF_INFO()
+        if let raw {
+            guard (1...Self.maxChannels).contains(raw.channels), (1000...768_000).contains(raw.sampleRate) else {
+                throw AudioError.unsupportedLayout(source: source, reason: "raw PCM needs 1-\(Self.maxChannels) channels and a rate of 1000-768000 Hz")
+            }
+            info.samplerate = Int32(raw.sampleRate)
+            info.channels = Int32(raw.channels)
+            info.format = Int32(SF_FORMAT_RAW | SF_FORMAT_PCM_16 | SF_ENDIAN_LITTLE)
+        }
+        let reader = MemoryReader(bytes)
+        var io = MemoryReader.virtualIO
+        let context = Unmanaged.passUnretained(reader).toOpaque()
+        return try withExtendedLifetime(reader) {
+            guard let file = sf_open_virtual(&io, Int32(SFM_READ), &info, context) else {
+                throw AudioError.unreadable(source: source, reason: Self.lastError(nil))
+            }
+            defer { sf_close(file) }
+            return try read(file, info: info, source: source)
+        }
+    }
+
+    /// Decodes and discards: the decoding floor that ingest speed is measured against.
+    public static func decodeOnly(path: String) throws -> (frames: Int, sampleRate: Int, channels: Int) {
+        var info = SF_INFO()
+        guard let file = sf_open(path, Int32(SFM_READ), &info) else {
+            throw AudioError.unreadable(source: path, reason: lastError(nil))
+        }
+        defer { sf_close(file) }
+        let channels = Int(info.channels)
+        var block = [Float](repeating: 0, count: 8192 * max(channels, 1))
+        var frames = 0
+        while true {
+            let n = block.withUnsafeMutableBufferPointer { sf_readf_float(file, $0.baseAddress, 8192) }
+            if n <= 0 { break }
+            frames += Int(n)
+        }
+        return (frames, Int(info.samplerate), channels)
+    }
+
+    private func read(_ file: OpaquePointer, info: SF_INFO, source: String) throws -> DecodedAudio {
+        let channels = Int(info.channels)
+        let rate = Int(info.samplerate)
+        guard (1...Self.maxChannels).contains(channels) else {
+            throw AudioError.unsupportedLayout(source: source, reason: "\(channels) channels (at most \(Self.maxChannels) are read)")
+        }
+        guard rate >= 1000, rate <= 768_000 else {
+            throw AudioError.unsupportedLayout(source: source, reason: "sample rate \(rate) Hz is outside 1000-768000 Hz")
+        }
+        let maxFrames = Int(maxDuration * Double(rate))
+        if info.frames > maxFrames, info.frames < Int64(Int32.max) * 1024 {
+            throw AudioError.tooLong(source: source, seconds: Double(info.frames) / Double(rate), limit: maxDuration)
+        }
+        let resampler = rate == targetSampleRate ? nil : try Resampler(from: rate, to: targetSampleRate)
+        let blockFrames = 16384
+        var block = [Float](repeating: 0, count: blockFrames * channels)
+        var mono = [Float](repeating: 0, count: blockFrames)
+        var output: [Float] = []
+        output.reserveCapacity(Int(Double(max(info.frames, 0)) * Double(targetSampleRate) / Double(rate)) + 1024)
+        var framesRead = 0
+        while true {
+            let n = Int(block.withUnsafeMutableBufferPointer { sf_readf_float(file, $0.baseAddress, sf_count_t(blockFrames)) })
+            if n <= 0 { break }
+            framesRead += n
+            if framesRead > maxFrames {
+                throw AudioError.tooLong(source: source, seconds: Double(framesRead) / Double(rate), limit: maxDuration)
+            }
+            Self.downmix(block, channels: channels, frames: n, into: &mono)
+            if let resampler {
+                output.append(contentsOf: try resampler.process(Array(mono[0..<n]), final: false))
+            } else {
+                output.append(contentsOf: mono[0..<n])
+            }
+        }
+        if sf_error(file) != 0 {
+            throw AudioError.unreadable(source: source, reason: Self.lastError(file))
+        }
+        if framesRead == 0 { throw AudioError.empty(source: source) }
+        if let resampler { output.append(contentsOf: try resampler.process([], final: true)) }
+        // Non-finite samples (corrupt float WAVs) would poison every later sum.
+        for i in output.indices where !output[i].isFinite { output[i] = 0 }
+        return DecodedAudio(samples: output, sampleRate: targetSampleRate, sourceSampleRate: rate,
+                            sourceChannels: channels, sourceDuration: Double(framesRead) / Double(rate))
+    }
+
+    private static func downmix(_ interleaved: [Float], channels: Int, frames: Int, into mono: inout [Float]) {
+        if channels == 1 {
+            for i in 0..<frames { mono[i] = interleaved[i] }
+            return
+        }
+        let scale = 1 / Float(channels)
+        for i in 0..<frames {
+            var sum: Float = 0
+            let base = i * channels
+            for c in 0..<channels { sum += interleaved[base + c] }
+            mono[i] = sum * scale
+        }
+    }
+
+    static func lastError(_ file: OpaquePointer?) -> String {
+        String(cString: sf_strerror(file))
+    }
+}
+
+/// Byte source for libsndfile's virtual I/O. The callbacks receive it as `user_data`.
+private final class MemoryReader {
+    let bytes: [UInt8]
+    var position = 0
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    static func from(_ pointer: UnsafeMutableRawPointer?) -> MemoryReader {
+        Unmanaged<MemoryReader>.fromOpaque(pointer!).takeUnretainedValue()
+    }
+
+    static let virtualIO = SF_VIRTUAL_IO(
+        get_filelen: { sf_count_t(MemoryReader.from($0).bytes.count) },
+        seek: { offset, whence, user in
+            let reader = MemoryReader.from(user)
+            let base: Int
+            switch whence {
+            case SEEK_CUR: base = reader.position
+            case SEEK_END: base = reader.bytes.count
+            default: base = 0
+            }
+            reader.position = min(max(base + Int(offset), 0), reader.bytes.count)
+            return sf_count_t(reader.position)
+        },
+        read: { destination, count, user in
+            let reader = MemoryReader.from(user)
+            let n = min(Int(count), reader.bytes.count - reader.position)
+            guard n > 0, let destination else { return 0 }
+            reader.bytes.withUnsafeBytes { source in
+                destination.copyMemory(from: source.baseAddress! + reader.position, byteCount: n)
+            }
+            reader.position += n
+            return sf_count_t(n)
+        },
+        write: { _, _, _ in 0 },
+        tell: { sf_count_t(MemoryReader.from($0).position) }
+    )
+}

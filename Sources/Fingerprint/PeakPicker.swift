@@ -1,0 +1,84 @@
+import Foundation
+import Spectral
+
+/// A spectral peak: a local maximum of the log spectrogram.
+public struct Peak: Sendable, Hashable {
+    public let frame: Int
+    public let bin: Int
+    /// Log power above the frame's mean log power in the band: how much the peak stands out.
+    public let prominence: Float
+}
+
+/// Picks a constellation of prominent local maxima, at most `peaksPerSecond` per second.
+public struct PeakPicker: Sendable {
+    public let parameters: FingerprintParameters
+
+    public init(parameters: FingerprintParameters = .current) { self.parameters = parameters }
+
+    public func peaks(in spectrogram: Spectrogram) -> [Peak] {
+        let p = parameters
+        let lo = p.minBin, hi = min(p.maxBin, spectrogram.binCount - 1)
+        guard hi > lo, spectrogram.frameCount > 0 else { return [] }
+        let width = hi - lo + 1
+        let frames = spectrogram.frameCount
+
+        // Log power relative to each frame's mean: removes the loudness envelope, so quiet
+        // passages still yield peaks and a gain change leaves the constellation alone.
+        var level = [Float](repeating: 0, count: frames * width)
+        for f in 0..<frames {
+            var sum: Float = 0
+            for k in 0..<width {
+                let v = logf(spectrogram[f, lo + k] + 1e-10)
+                level[f * width + k] = v
+                sum += v
+            }
+            let mean = sum / Float(width)
+            for k in 0..<width { level[f * width + k] -= mean }
+        }
+
+        // Separable max filter: over frequency within each frame, then over time.
+        let inFrequency = Self.slidingMax(level, rows: frames, columns: width, radius: p.neighbourhoodBins, alongRows: true)
+        let neighbourhood = Self.slidingMax(inFrequency, rows: frames, columns: width, radius: p.neighbourhoodFrames, alongRows: false)
+
+        var candidates: [Peak] = []
+        for f in 0..<frames {
+            for k in 0..<width {
+                let v = level[f * width + k]
+                if v > 0, v == neighbourhood[f * width + k] {
+                    candidates.append(Peak(frame: f, bin: lo + k, prominence: v))
+                }
+            }
+        }
+
+        // Density cap: in each one-second block keep the most prominent peaks.
+        let framesPerBlock = max(1, Int((1 / p.secondsPerFrame).rounded()))
+        var kept: [Peak] = []
+        var start = 0
+        while start < candidates.count {
+            let block = candidates[start].frame / framesPerBlock
+            var end = start
+            while end < candidates.count, candidates[end].frame / framesPerBlock == block { end += 1 }
+            let strongest = candidates[start..<end].sorted { $0.prominence > $1.prominence }.prefix(p.peaksPerSecond)
+            kept.append(contentsOf: strongest)
+            start = end
+        }
+        return kept.sorted { ($0.frame, $0.bin) < ($1.frame, $1.bin) }
+    }
+
+    /// Maximum over a window of +-radius along one axis of a row-major matrix.
+    static func slidingMax(_ m: [Float], rows: Int, columns: Int, radius: Int, alongRows: Bool) -> [Float] {
+        var out = [Float](repeating: 0, count: m.count)
+        let (outer, inner) = alongRows ? (rows, columns) : (columns, rows)
+        for o in 0..<outer {
+            for i in 0..<inner {
+                var best = -Float.infinity
+                for j in max(0, i - radius)...min(inner - 1, i + radius) {
+                    let v = alongRows ? m[o * columns + j] : m[j * columns + o]
+                    if v > best { best = v }
+                }
+                if alongRows { out[o * columns + i] = best } else { out[i * columns + o] = best }
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,170 @@
+import Fingerprint
+import Foundation
+
+/// What is known about a master before it is stored.
+public struct NewTrack: Sendable {
+    public var sourcePath: String
+    public var contentSHA256: [UInt8]
+    public var title: String?
+    public var artist: String?
+    public var album: String?
+    public var isrc: String?
+    public var duration: Double
+    public var sampleRate: Int
+    public var channels: Int
+
+    public init(sourcePath: String, contentSHA256: [UInt8], title: String? = nil, artist: String? = nil,
+                album: String? = nil, isrc: String? = nil, duration: Double, sampleRate: Int, channels: Int) {
+        self.sourcePath = sourcePath
+        self.contentSHA256 = contentSHA256
+        self.title = title
+        self.artist = artist
+        self.album = album
+        self.isrc = isrc
+        self.duration = duration
+        self.sampleRate = sampleRate
+        self.channels = channels
+    }
+}
+
+/// A stored master.
+public struct Track: Sendable, Equatable, Codable {
+    public let id: Int32
+    public let sourcePath: String
+    public let contentSHA256: String
+    public let title: String?
+    public let artist: String?
+    public let album: String?
+    public let isrc: String?
+    public let duration: Double
+    public let sampleRate: Int
+    public let channels: Int
+    public let fingerprintVersion: Int
+    public let hashCount: Int
+    public let ingestedAt: Date
+}
+
+public struct CatalogSize: Sendable, Equatable, Codable {
+    public let tracks: Int
+    public let hours: Double
+    public let hashes: Int
+}
+
+/// The catalog tables: tracks and their landmark hashes.
+public struct Catalog: Sendable {
+    public enum StoreOutcome: Sendable, Equatable {
+        case added(Int32)
+        /// A track with the same content hash was already stored.
+        case duplicate(Int32)
+    }
+
+    private let db: PostgresConnection
+
+    public init(_ db: PostgresConnection) { self.db = db }
+
+    /// The id of a stored track with this content hash, if any.
+    public func trackID(contentSHA256: [UInt8]) throws -> Int32? {
+        let rows = try db.query("SELECT id FROM tracks WHERE content_sha256 = $1", [.bytea(contentSHA256)])
+        return rows.rows.first?[0].int.map { Int32($0) }
+    }
+
+    /// Stores a track and all its hashes in one transaction: whole or not at all.
+    public func store(_ track: NewTrack, landmarks: [Landmark], version: Int32) throws -> StoreOutcome {
+        try db.transaction {
+            let inserted = try db.query("""
+                INSERT INTO tracks (source_path, content_sha256, title, artist, album, isrc, duration_s,
+                                    sample_rate, channels, fingerprint_version, hash_count)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                ON CONFLICT (content_sha256) DO NOTHING
+                RETURNING id
+                """, [
+                    .text(track.sourcePath), .bytea(track.contentSHA256),
+                    track.title.map(PostgresParameter.text) ?? .null,
+                    track.artist.map(PostgresParameter.text) ?? .null,
+                    track.album.map(PostgresParameter.text) ?? .null,
+                    track.isrc.map(PostgresParameter.text) ?? .null,
+                    .float64(track.duration), .int32(Int32(track.sampleRate)), .int32(Int32(track.channels)),
+                    .int32(version), .int32(Int32(landmarks.count)),
+                ])
+            guard let id = inserted.rows.first?[0].int.map({ Int32($0) }) else {
+                let existing = try trackID(contentSHA256: track.contentSHA256)
+                return .duplicate(existing ?? 0)
+            }
+            var copy = BinaryCopy()
+            copy.reserve(rows: landmarks.count, bytesPerRow: 26)
+            for landmark in landmarks {
+                copy.row(Int32(bitPattern: landmark.hash.value), id, landmark.frame)
+            }
+            try db.copyIn("COPY fingerprints (hash, track_id, frame) FROM STDIN (FORMAT binary)", data: copy.finished())
+            return .added(id)
+        }
+    }
+
+    /// Every stored landmark sharing a hash with the query, as hits for the matcher.
+    public func hits(for query: [Landmark]) throws -> [Hit] {
+        var framesByHash: [UInt32: [Int32]] = [:]
+        for landmark in query { framesByHash[landmark.hash.value, default: []].append(landmark.frame) }
+        guard !framesByHash.isEmpty else { return [] }
+        let hashes = framesByHash.keys.map { Int32(bitPattern: $0) }
+        let rows = try db.query("SELECT hash, track_id, frame FROM fingerprints WHERE hash = ANY($1)", [.int32Array(hashes)])
+        var hits: [Hit] = []
+        hits.reserveCapacity(rows.rows.count)
+        for row in rows.rows {
+            guard let hash = row[0].int, let track = row[1].int, let frame = row[2].int else {
+                throw RegistryError.decoding("NULL in fingerprints")
+            }
+            for queryFrame in framesByHash[UInt32(bitPattern: Int32(truncatingIfNeeded: hash))] ?? [] {
+                hits.append(Hit(trackID: Int32(track), masterFrame: Int32(frame), queryFrame: queryFrame))
+            }
+        }
+        return hits
+    }
+
+    private static let trackColumns = """
+        id, source_path, content_sha256, title, artist, album, isrc, duration_s, sample_rate, channels,
+        fingerprint_version, hash_count, ingested_at
+        """
+
+    public func tracks(ids: [Int32]) throws -> [Int32: Track] {
+        guard !ids.isEmpty else { return [:] }
+        let rows = try db.query("SELECT \(Self.trackColumns) FROM tracks WHERE id = ANY($1)", [.int32Array(ids)])
+        var result: [Int32: Track] = [:]
+        for row in rows.rows {
+            let track = try Self.track(row)
+            result[track.id] = track
+        }
+        return result
+    }
+
+    /// Tracks in id order after `after`, at most `limit`.
+    public func tracks(after: Int32, limit: Int) throws -> [Track] {
+        try db.query("SELECT \(Self.trackColumns) FROM tracks WHERE id > $1 ORDER BY id LIMIT $2",
+                     [.int32(after), .int64(Int64(limit))]).rows.map(Self.track)
+    }
+
+    public func size() throws -> CatalogSize {
+        let row = try db.query("SELECT count(*), coalesce(sum(duration_s), 0), coalesce(sum(hash_count), 0)::bigint FROM tracks").rows[0]
+        return CatalogSize(tracks: Int(row[0].int ?? 0), hours: (row[1].double ?? 0) / 3600, hashes: Int(row[2].int ?? 0))
+    }
+
+    /// Tracks stored with a fingerprint version other than `version` (they need re-ingesting).
+    public func staleTrackCount(version: Int32) throws -> Int {
+        Int(try db.query("SELECT count(*) FROM tracks WHERE fingerprint_version <> $1", [.int32(version)]).rows[0][0].int ?? 0)
+    }
+
+    /// On-disk bytes of the fingerprint table and its index.
+    public func fingerprintBytes() throws -> Int {
+        Int(try db.query("SELECT pg_total_relation_size('fingerprints')").rows[0][0].int ?? 0)
+    }
+
+    private static func track(_ row: [PostgresValue]) throws -> Track {
+        guard let id = row[0].int, let path = row[1].text, let sha = row[2].bytes else {
+            throw RegistryError.decoding("incomplete tracks row")
+        }
+        return Track(id: Int32(id), sourcePath: path, contentSHA256: sha.map { String(format: "%02x", $0) }.joined(),
+                     title: row[3].text, artist: row[4].text, album: row[5].text, isrc: row[6].text,
+                     duration: row[7].double ?? 0, sampleRate: Int(row[8].int ?? 0), channels: Int(row[9].int ?? 0),
+                     fingerprintVersion: Int(row[10].int ?? 0), hashCount: Int(row[11].int ?? 0),
+                     ingestedAt: row[12].date ?? Date(timeIntervalSince1970: 0))
+    }
+}

@@ -1,0 +1,37 @@
+import Foundation
+
+/// Where the registry's database is: a configured server, or the embedded cluster under the
+/// data directory. Opening it migrates the schema.
+public final class Registry: @unchecked Sendable {
+    public let connectionString: String
+    public let embedded: EmbeddedCluster?
+
+    /// `databaseURL` nil or empty means the embedded cluster under `dataDirectory`.
+    public init(databaseURL: String?, dataDirectory: String) throws {
+        if let url = databaseURL, !url.isEmpty {
+            connectionString = url
+            embedded = nil
+        } else {
+            let cluster = EmbeddedCluster(dataDirectory: dataDirectory)
+            try cluster.start()
+            connectionString = cluster.connectionString
+            embedded = cluster
+        }
+        do {
+            try Migrator.bundled().migrate(connect())
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    /// A new connection (each worker or pooled slot owns one).
+    public func connect() throws -> PostgresConnection {
+        try PostgresConnection(connectionString: connectionString)
+    }
+
+    /// Stops the embedded cluster if this was its last user.
+    public func close() {
+        try? embedded?.stop()
+    }
+}

@@ -1,0 +1,31 @@
+/// What went wrong talking to PostgreSQL or managing it. Messages say what to do about it.
+public enum RegistryError: Error, CustomStringConvertible, Sendable {
+    /// The server cannot be reached (not running, restarting, wrong URL).
+    case unavailable(String)
+    /// A statement failed; `sqlState` is PostgreSQL's five-character code.
+    case statement(message: String, sqlState: String?)
+    /// The embedded cluster could not be created, started or stopped.
+    case cluster(String)
+    case migration(file: String, message: String)
+    /// A value in a result did not have the expected type or shape.
+    case decoding(String)
+
+    public var description: String {
+        switch self {
+        case let .unavailable(message): return "database unavailable: \(message)"
+        case let .statement(message, state): return "database error\(state.map { " \($0)" } ?? ""): \(message)"
+        case let .cluster(message): return "embedded PostgreSQL: \(message)"
+        case let .migration(file, message): return "migration \(file) failed: \(message)"
+        case let .decoding(message): return "unexpected database result: \(message)"
+        }
+    }
+
+    /// True when the failure is the connection, not the statement: worth a reconnect.
+    public var isConnectionLoss: Bool {
+        switch self {
+        case .unavailable: return true
+        case let .statement(_, state): return state?.hasPrefix("08") == true || state == "57P01" || state == "57P02" || state == "57P03"
+        default: return false
+        }
+    }
+}
