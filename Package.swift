@@ -28,9 +28,13 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "AudioTests", dependencies: ["Audio"]),
+        // Generated test audio and a throwaway PostgreSQL cluster shared by the test targets.
+        .target(name: "TestSupport", dependencies: ["Registry", "Audio"], path: "Tests/TestSupport"),
+        .testTarget(name: "AudioTests", dependencies: ["Audio", "TestSupport"]),
         .testTarget(name: "SpectralTests", dependencies: ["Spectral"]),
-        .testTarget(name: "FingerprintTests", dependencies: ["Fingerprint", "Audio"]),
-        .testTarget(name: "RegistryTests", dependencies: ["Registry", "Fingerprint", "Audio"]),
+        .testTarget(name: "FingerprintTests", dependencies: ["Fingerprint", "TestSupport"]),
+        .testTarget(name: "RegistryTests", dependencies: ["Registry", "Fingerprint", "TestSupport"]),
+        // Drives the built `tracemark` executable against a real PostgreSQL.
+        .testTarget(name: "TracemarkTests", dependencies: ["Registry", "Audio", "TestSupport"]),
     ]
 )

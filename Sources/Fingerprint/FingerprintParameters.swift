@@ -23,6 +23,8 @@ public struct FingerprintParameters: Sendable, Equatable {
     public var minFrameDelta = 1
     public var maxFrameDelta = 63
     public var maxBinDelta = 127
+    /// Queries are analysed at this many sub-hop offsets (see `Fingerprinter.queryLandmarks`).
+    public var queryShifts = 4
     /// No-match rule: the best track must gather at least this many hashes agreeing on one
     /// time offset (+-1 frame).
     public var minimumVotes = 8

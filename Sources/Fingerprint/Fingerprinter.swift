@@ -15,6 +15,23 @@ public struct Fingerprinter: Sendable {
         return landmarks(peaks: PeakPicker(parameters: parameters).peaks(in: spectrogram))
     }
 
+    /// Landmarks of a query, analysed at `parameters.queryShifts` evenly spaced sub-hop starts and
+    /// merged. An excerpt rarely starts on the master's frame grid; one of the shifted analyses
+    /// lands within hop/shifts of it, so its peaks fall in the same frames as the master's.
+    public func queryLandmarks(samples: [Float]) -> [Landmark] {
+        let shifts = max(1, parameters.queryShifts)
+        var seen = Set<Landmark>()
+        var merged: [Landmark] = []
+        for s in 0..<shifts {
+            let skip = s * parameters.hop / shifts
+            guard skip < samples.count else { break }
+            for landmark in landmarks(samples: Array(samples[skip...])) where seen.insert(landmark).inserted {
+                merged.append(landmark)
+            }
+        }
+        return merged
+    }
+
     /// Pairs each anchor with the next `fanout` peaks of its target zone. `peaks` are sorted by
     /// frame, then bin.
     public func landmarks(peaks: [Peak]) -> [Landmark] {

@@ -50,19 +50,23 @@ public struct PeakPicker: Sendable {
             }
         }
 
-        // Density cap: in each one-second block keep the most prominent peaks.
-        let framesPerBlock = max(1, Int((1 / p.secondsPerFrame).rounded()))
+        // Density cap: a peak is kept when it is among the `peaksPerSecond` most prominent within
+        // half a second either side of it. A sliding window, unlike fixed blocks, picks the same
+        // peaks wherever the excerpt starts.
+        let half = max(1, Int((0.5 / p.secondsPerFrame).rounded()))
         var kept: [Peak] = []
-        var start = 0
-        while start < candidates.count {
-            let block = candidates[start].frame / framesPerBlock
-            var end = start
-            while end < candidates.count, candidates[end].frame / framesPerBlock == block { end += 1 }
-            let strongest = candidates[start..<end].sorted { $0.prominence > $1.prominence }.prefix(p.peaksPerSecond)
-            kept.append(contentsOf: strongest)
-            start = end
+        var first = 0, end = 0
+        for (i, peak) in candidates.enumerated() {
+            while candidates[first].frame < peak.frame - half { first += 1 }
+            while end < candidates.count, candidates[end].frame <= peak.frame + half { end += 1 }
+            var stronger = 0
+            for j in first..<end where j != i && candidates[j].prominence > peak.prominence {
+                stronger += 1
+                if stronger >= p.peaksPerSecond { break }
+            }
+            if stronger < p.peaksPerSecond { kept.append(peak) }
         }
-        return kept.sorted { ($0.frame, $0.bin) < ($1.frame, $1.bin) }
+        return kept
     }
 
     /// Maximum over a window of +-radius along one axis of a row-major matrix.

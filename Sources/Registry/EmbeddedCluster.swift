@@ -32,8 +32,10 @@ public final class EmbeddedCluster: @unchecked Sendable {
     deinit { if usersLock >= 0 { close(usersLock) } }
 
     /// libpq connection string for the running cluster.
-    public var connectionString: String {
-        "host='\(clusterDirectory)' port=5432 user=\(Self.superuser) dbname=\(Self.databaseName) connect_timeout=10"
+    public var connectionString: String { connectionString(database: Self.databaseName) }
+
+    public func connectionString(database: String) -> String {
+        "host='\(clusterDirectory)' port=5432 user=\(Self.superuser) dbname=\(database) connect_timeout=10"
     }
 
     /// Creates the cluster on first use and starts it unless another process already has.
@@ -107,8 +109,7 @@ public final class EmbeddedCluster: @unchecked Sendable {
     }
 
     private func createDatabaseIfMissing() throws {
-        let admin = try PostgresConnection(connectionString:
-            "host='\(clusterDirectory)' port=5432 user=\(Self.superuser) dbname=postgres connect_timeout=10")
+        let admin = try PostgresConnection(connectionString: connectionString(database: "postgres"))
         let exists = try admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [.text(Self.databaseName)])
         if exists.rows.isEmpty {
             try admin.execute("CREATE DATABASE \(Self.databaseName)")

@@ -7,7 +7,13 @@ struct Analysis: Sendable {
 
     var decoder: AudioDecoder { AudioDecoder(targetSampleRate: parameters.sampleRate) }
 
+    /// Landmarks of a master, as stored.
     func landmarks(of audio: DecodedAudio) -> [Landmark] {
         Fingerprinter(parameters: parameters).landmarks(samples: audio.samples)
+    }
+
+    /// Landmarks of a query, at several sub-hop shifts.
+    func queryLandmarks(of audio: DecodedAudio) -> [Landmark] {
+        Fingerprinter(parameters: parameters).queryLandmarks(samples: audio.samples)
     }
 }

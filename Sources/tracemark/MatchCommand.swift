@@ -62,7 +62,7 @@ struct MatchCommand: ParsableCommand {
             var answer: Answer
             do {
                 let audio = try analysis.decoder.decode(path: file)
-                let query = analysis.landmarks(of: audio)
+                let query = analysis.queryLandmarks(of: audio)
                 let best = matcher.rank(try catalog.hits(for: query)).first
                 let track = try best.flatMap { try catalog.tracks(ids: [$0.trackID])[$0.trackID] }
                 answer = Answer(file: file, match: best.flatMap { b in track.map { t in

@@ -1,0 +1,86 @@
+import Foundation
+import TestSupport
+import Testing
+@testable import Audio
+
+@Suite struct DecodeTests {
+    let directory: String = {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("tracemark-audio-\(UUID().uuidString.prefix(8))").path
+        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        return d
+    }()
+
+    /// 3 s of a 1 kHz tone, stereo 44.1 kHz, in every format the ingest reads.
+    @Test(arguments: ["wav", "flac", "ogg", "opus", "mp3"])
+    func decodesToMonoAtTheAnalysisRate(format: String) throws {
+        let rate = format == "opus" ? 48000 : 44100 // Opus codes 48 kHz only
+        let stereo = GeneratedMusic.tone(frequency: 1000, seconds: 3, sampleRate: rate).flatMap { [$0, $0] }
+        let path = directory + "/tone." + format
+        try AudioWriter.write(stereo, sampleRate: rate, channels: 2, to: path)
+        let decoded = try AudioDecoder(targetSampleRate: 8000).decode(path: path)
+        #expect(decoded.sampleRate == 8000)
+        #expect(decoded.sourceChannels == 2)
+        // Lossy codecs add priming samples; allow 0.1 s either way.
+        #expect(abs(decoded.sourceDuration - 3) < 0.1, "\(decoded.sourceDuration)")
+        #expect(abs(decoded.duration - decoded.sourceDuration) < 0.01)
+        // The tone survives: zero crossings near 2 * 1000 per second in the middle second.
+        let middle = decoded.samples[8000..<16000]
+        let crossings = zip(middle, middle.dropFirst()).filter { ($0 < 0) != ($1 < 0) }.count
+        #expect(abs(crossings - 2000) < 40, "\(crossings) crossings")
+    }
+
+    @Test func decodesFromMemoryAndRawPCM() throws {
+        let mono = GeneratedMusic.tone(frequency: 500, seconds: 1, sampleRate: 16000)
+        let path = directory + "/memory.flac"
+        try AudioWriter.write(mono, sampleRate: 16000, channels: 1, to: path)
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        let decoder = AudioDecoder(targetSampleRate: 8000)
+        #expect(try decoder.decode(bytes: bytes, source: "body").samples.count == 8000)
+
+        let pcm = mono.flatMap { sample -> [UInt8] in
+            let v = Int16(max(-1, min(1, sample)) * 32767)
+            return [UInt8(truncatingIfNeeded: v), UInt8(truncatingIfNeeded: v >> 8)]
+        }
+        let raw = try decoder.decode(bytes: pcm, source: "body", raw: RawPCMFormat(sampleRate: 16000, channels: 1))
+        #expect(abs(raw.samples.count - 8000) <= 1)
+    }
+
+    @Test func badInputGivesClearErrors() throws {
+        let decoder = AudioDecoder(targetSampleRate: 8000)
+        let text = directory + "/notes.wav"
+        try "these are not samples".write(toFile: text, atomically: true, encoding: .utf8)
+        #expect { try decoder.decode(path: text) } throws: { error in
+            guard case let .unreadable(source, _) = error as? AudioError else { return false }
+            return source == text
+        }
+        let empty = directory + "/empty.flac"
+        _ = FileManager.default.createFile(atPath: empty, contents: Data())
+        #expect(throws: AudioError.self) { try decoder.decode(path: empty) }
+        #expect(throws: AudioError.empty(source: "body")) { try decoder.decode(bytes: [], source: "body") }
+        #expect(throws: AudioError.self) { try decoder.decode(path: directory + "/missing.wav") }
+
+        // A WAV cut off after its header has no samples.
+        let whole = directory + "/whole.wav"
+        try AudioWriter.write(GeneratedMusic.tone(frequency: 300, seconds: 1, sampleRate: 8000), sampleRate: 8000, channels: 1, to: whole)
+        let truncated = directory + "/truncated.wav"
+        try Data(contentsOf: URL(fileURLWithPath: whole)).prefix(44).write(to: URL(fileURLWithPath: truncated))
+        #expect(throws: AudioError.self) { try decoder.decode(path: truncated) }
+    }
+
+    @Test func refusesAbsurdLengths() throws {
+        let path = directory + "/long.wav"
+        try AudioWriter.write([Float](repeating: 0.1, count: 8000 * 3), sampleRate: 8000, channels: 1, to: path)
+        #expect { try AudioDecoder(targetSampleRate: 8000, maxDuration: 2).decode(path: path) } throws: { error in
+            if case .tooLong = error as? AudioError { return true }
+            return false
+        }
+    }
+
+    @Test func sha256MatchesKnownVector() throws {
+        #expect(ContentDigest.hex(ContentDigest.sha256(Array("abc".utf8)))
+            == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        let path = directory + "/abc.txt"
+        try "abc".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(try ContentDigest.sha256(fileAt: path) == ContentDigest.sha256(Array("abc".utf8)))
+    }
+}

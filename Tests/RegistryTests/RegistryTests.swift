@@ -1,0 +1,93 @@
+import Fingerprint
+import Foundation
+import TestSupport
+import Testing
+@testable import Registry
+
+@Suite struct MigrationTests {
+    @Test func migrationsAreRecordedAndIdempotent() throws {
+        let db = try PostgresConnection(connectionString: TestDatabase.create())
+        let migrator = try Migrator.bundled()
+        #expect(try migrator.migrate(db).isEmpty) // create() already applied them
+        let status = try migrator.status(db)
+        #expect(status.pending.isEmpty)
+        #expect(status.applied.map(\.version) == migrator.migrations.map(\.version))
+        #expect(status.applied.first?.name == "0001_catalog")
+        let tables = try db.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1").rows.compactMap { $0[0].text }
+        #expect(tables == ["fingerprints", "schema_migrations", "tracks"])
+    }
+
+    @Test func failingMigrationLeavesNothingBehind() throws {
+        let db = try PostgresConnection(connectionString: TestDatabase.create())
+        let broken = Migrator(migrations: [
+            .init(version: 900, name: "0900_half", sql: "CREATE TABLE half_done (x int); SELECT no_such_function();"),
+        ])
+        #expect(throws: RegistryError.self) { try broken.migrate(db) }
+        #expect(try db.query("SELECT 1 FROM pg_tables WHERE tablename = 'half_done'").rows.isEmpty)
+        #expect(try db.query("SELECT 1 FROM schema_migrations WHERE version = 900").rows.isEmpty)
+    }
+}
+
+@Suite struct CatalogTests {
+    func track(_ byte: UInt8, path: String = "/masters/a.flac") -> NewTrack {
+        NewTrack(sourcePath: path, contentSHA256: [UInt8](repeating: byte, count: 32), title: "A", artist: "B",
+                 album: nil, isrc: "ZZTMK2600001", duration: 12.5, sampleRate: 44100, channels: 2)
+    }
+
+    func landmarks(_ count: Int) -> [Landmark] {
+        (0..<count).map { Landmark(hash: LandmarkHash(value: UInt32($0 * 7919 % (1 << 23))), frame: Int32($0)) }
+    }
+
+    @Test func storesTrackWithAllHashesThenSkipsDuplicate() throws {
+        let db = try PostgresConnection(connectionString: TestDatabase.create())
+        let catalog = Catalog(db)
+        guard case let .added(id) = try catalog.store(track(1), landmarks: landmarks(500), version: 1) else {
+            Issue.record("first store was not an add"); return
+        }
+        #expect(try catalog.store(track(1, path: "/elsewhere/copy.flac"), landmarks: landmarks(500), version: 1) == .duplicate(id))
+        #expect(try db.query("SELECT count(*) FROM fingerprints").rows[0][0].int == 500)
+        #expect(try catalog.size() == CatalogSize(tracks: 1, hours: 12.5 / 3600, hashes: 500))
+        let stored = try #require(try catalog.tracks(ids: [id])[id])
+        #expect(stored.sourcePath == "/masters/a.flac")
+        #expect(stored.isrc == "ZZTMK2600001")
+        #expect(stored.hashCount == 500)
+        #expect(stored.contentSHA256 == String(repeating: "01", count: 32))
+    }
+
+    @Test func hitsPairStoredFramesWithQueryFrames() throws {
+        let db = try PostgresConnection(connectionString: TestDatabase.create())
+        let catalog = Catalog(db)
+        guard case let .added(id) = try catalog.store(track(2), landmarks: landmarks(100), version: 1) else { return }
+        // Query: stored hashes 10..<20 seen 5 frames earlier in the query, plus unknown hashes.
+        var query: [Landmark] = (10..<20).map { (i: Int) -> Landmark in
+            Landmark(hash: LandmarkHash(value: UInt32(i * 7919 % (1 << 23))), frame: Int32(i - 5))
+        }
+        query.append(Landmark(hash: LandmarkHash(value: UInt32(1 << 22 | 12345)), frame: 3))
+        let hits = try catalog.hits(for: query)
+        #expect(hits.count == 10)
+        #expect(hits.allSatisfy { $0.trackID == id && $0.masterFrame - $0.queryFrame == 5 })
+    }
+
+    @Test func invalidTrackIsRolledBackWhole() throws {
+        let db = try PostgresConnection(connectionString: TestDatabase.create())
+        var bad = track(3)
+        bad.isrc = "not an isrc" // violates the CHECK constraint
+        #expect(throws: RegistryError.self) { try Catalog(db).store(bad, landmarks: landmarks(50), version: 1) }
+        #expect(try db.query("SELECT count(*) FROM tracks").rows[0][0].int == 0)
+        #expect(try db.query("SELECT count(*) FROM fingerprints").rows[0][0].int == 0)
+    }
+
+    @Test func binaryParametersRoundTrip() throws {
+        let db = try PostgresConnection(connectionString: TestDatabase.create())
+        let row = try db.query("SELECT $1::int4, $2::int8, $3::float8, $4::text, $5::bytea, $6::int4[] = ARRAY[1,-2,3], $7::text IS NULL",
+                               [.int32(-7), .int64(1 << 40), .float64(2.5), .text("zoë"), .bytea([0, 255, 7]),
+                                .int32Array([1, -2, 3]), .null]).rows[0]
+        #expect(row == [.int(-7), .int(1 << 40), .double(2.5), .text("zoë"), .bytes([0, 255, 7]), .bool(true), .bool(true)])
+    }
+
+    @Test func unreachableServerIsAConnectionError() {
+        #expect { try PostgresConnection(connectionString: "host=/nonexistent port=5432 connect_timeout=2") } throws: { error in
+            (error as? RegistryError)?.isConnectionLoss == true
+        }
+    }
+}
