@@ -2,8 +2,9 @@ import CSndFile
 import Foundation
 
 /// Decodes WAV, FLAC, Ogg Vorbis, Opus and MP3 (whatever the system libsndfile reads) into mono
-/// at the analysis rate. Reads in blocks and downmixes and resamples as it goes, so memory stays
-/// proportional to the output, not to the source's channels and rate.
+/// at the analysis rate. Reads in blocks and downmixes, decimates and resamples as it goes, so
+/// memory stays proportional to the output, not to the source's channels and rate. The output
+/// is band-limited to 0.47 times the target rate.
 public struct AudioDecoder: Sendable {
     public var targetSampleRate: Int
     /// Longest input accepted, in seconds: refuses absurd lengths before allocating for them.
@@ -81,7 +82,10 @@ public struct AudioDecoder: Sendable {
         if info.frames > maxFrames, info.frames < Int64(Int32.max) * 1024 {
             throw AudioError.tooLong(source: source, seconds: Double(info.frames) / Double(rate), limit: maxDuration)
         }
-        let resampler = rate == targetSampleRate ? nil : try Resampler(from: rate, to: targetSampleRate)
+        // Integer decimation first (cheap), then libsamplerate for what remains of the ratio.
+        let decimator = Decimator(inputRate: rate, targetRate: targetSampleRate, passband: 0.47 * Double(targetSampleRate))
+        let decimatedRate = rate / (decimator?.factor ?? 1)
+        let resampler = decimatedRate == targetSampleRate ? nil : try Resampler(from: decimatedRate, to: targetSampleRate)
         let blockFrames = 16384
         var block = [Float](repeating: 0, count: blockFrames * channels)
         var mono = [Float](repeating: 0, count: blockFrames)
@@ -96,17 +100,15 @@ public struct AudioDecoder: Sendable {
                 throw AudioError.tooLong(source: source, seconds: Double(framesRead) / Double(rate), limit: maxDuration)
             }
             Self.downmix(block, channels: channels, frames: n, into: &mono)
-            if let resampler {
-                output.append(contentsOf: try resampler.process(Array(mono[0..<n]), final: false))
-            } else {
-                output.append(contentsOf: mono[0..<n])
-            }
+            let reduced = decimator.map { $0.process(mono[0..<n]) } ?? Array(mono[0..<n])
+            output.append(contentsOf: try resampler?.process(reduced, final: false) ?? reduced)
         }
         if sf_error(file) != 0 {
             throw AudioError.unreadable(source: source, reason: Self.lastError(file))
         }
         if framesRead == 0 { throw AudioError.empty(source: source) }
-        if let resampler { output.append(contentsOf: try resampler.process([], final: true)) }
+        let tail = decimator?.process([], final: true) ?? []
+        output.append(contentsOf: try resampler?.process(tail, final: true) ?? tail)
         // Non-finite samples (corrupt float WAVs) would poison every later sum.
         for i in output.indices where !output[i].isFinite { output[i] = 0 }
         return DecodedAudio(samples: output, sampleRate: targetSampleRate, sourceSampleRate: rate,

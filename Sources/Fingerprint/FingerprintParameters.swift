@@ -16,9 +16,9 @@ public struct FingerprintParameters: Sendable, Equatable {
     public var neighbourhoodFrames = 6
     public var neighbourhoodBins = 10
     /// At most this many peaks are kept per second, the most prominent first.
-    public var peaksPerSecond = 12
+    public var peaksPerSecond = 8
     /// Each anchor peak is paired with up to `fanout` later peaks in its target zone.
-    public var fanout = 3
+    public var fanout = 2
     /// Target zone: 1...63 frames later (up to 2 s), within +-127 bins (about +-1 kHz).
     public var minFrameDelta = 1
     public var maxFrameDelta = 63

@@ -50,11 +50,12 @@ public struct Matcher: Sendable {
             .filter { $0.value.score >= parameters.minimumVotes }
             .sorted { ($0.value.score, -$0.key) > ($1.value.score, -$1.key) }
             .prefix(max(top, 0))
-        return ranked.map { track, choice in
+        return ranked.compactMap { track, choice in
             let agreeing = hits.filter { $0.trackID == track && abs($0.masterFrame - $0.queryFrame - choice.offset) <= 1 }
             let q = agreeing.map(\.queryFrame), m = agreeing.map(\.masterFrame)
+            guard let q0 = q.min(), let q1 = q.max(), let m0 = m.min(), let m1 = m.max() else { return nil }
             return Candidate(trackID: track, offsetFrames: choice.offset, score: choice.score,
-                             queryFrames: q.min()!...q.max()!, masterFrames: m.min()!...m.max()!)
+                             queryFrames: q0...q1, masterFrames: m0...m1)
         }
     }
 

@@ -56,7 +56,9 @@ public final class PostgresConnection: @unchecked Sendable {
         let buffers: [UnsafeMutablePointer<CChar>?] = encoded.map { bytes in
             guard let bytes else { return nil }
             let p = UnsafeMutablePointer<CChar>.allocate(capacity: max(bytes.count, 1))
-            bytes.withUnsafeBytes { UnsafeMutableRawPointer(p).copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+            bytes.withUnsafeBytes { source in
+                if let base = source.baseAddress { UnsafeMutableRawPointer(p).copyMemory(from: base, byteCount: source.count) }
+            }
             return p
         }
         defer { buffers.forEach { $0?.deallocate() } }

@@ -84,3 +84,28 @@ import Testing
         #expect(try ContentDigest.sha256(fileAt: path) == ContentDigest.sha256(Array("abc".utf8)))
     }
 }
+
+@Suite struct ResamplingTests {
+    func rms(_ x: ArraySlice<Float>) -> Double { sqrt(x.reduce(0) { $0 + Double($1 * $1) } / Double(max(x.count, 1))) }
+
+    /// Through decimation and resampling, in-band tones keep their level and frequency, and
+    /// content that would alias into the band is removed.
+    @Test(arguments: [44100, 48000, 22050, 96000, 11025])
+    func toneSurvivesAndAliasesAreRemoved(rate: Int) throws {
+        let decoder = AudioDecoder(targetSampleRate: 8000)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tm-rs-\(UUID().uuidString.prefix(6))").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let inBand = directory + "/inband.wav", alias = directory + "/alias.wav"
+        try AudioWriter.write(GeneratedMusic.tone(frequency: 3000, seconds: 2, sampleRate: rate), sampleRate: rate, channels: 1, to: inBand)
+        // 5.5 kHz would fold onto 2.5 kHz at 8 kHz without a low-pass.
+        try AudioWriter.write(GeneratedMusic.tone(frequency: 5500, seconds: 2, sampleRate: rate), sampleRate: rate, channels: 1, to: alias)
+        let tone = try decoder.decode(path: inBand)
+        #expect(abs(tone.samples.count - 16000) <= 2, "\(tone.samples.count) samples")
+        let middle = tone.samples[4000..<12000]
+        #expect(abs(rms(middle) - 0.5 / 2.squareRoot()) < 0.03, "in-band level \(rms(middle))")
+        let crossings = zip(middle, middle.dropFirst()).filter { ($0 < 0) != ($1 < 0) }.count
+        #expect(abs(crossings - 6000) < 20, "\(crossings) crossings")
+        let aliased = try decoder.decode(path: alias)
+        #expect(rms(aliased.samples[4000..<12000]) < 0.01, "alias level \(rms(aliased.samples[4000..<12000]))")
+    }
+}

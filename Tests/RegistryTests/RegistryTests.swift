@@ -79,10 +79,10 @@ import Testing
 
     @Test func binaryParametersRoundTrip() throws {
         let db = try PostgresConnection(connectionString: TestDatabase.create())
-        let row = try db.query("SELECT $1::int4, $2::int8, $3::float8, $4::text, $5::bytea, $6::int4[] = ARRAY[1,-2,3], $7::text IS NULL",
+        let row = try db.query("SELECT $1::int4, $2::int8, $3::float8, $4::text, $5::bytea, $6::int4[] = ARRAY[1,-2,3], $7::text IS NULL, $8::text",
                                [.int32(-7), .int64(1 << 40), .float64(2.5), .text("zoë"), .bytea([0, 255, 7]),
-                                .int32Array([1, -2, 3]), .null]).rows[0]
-        #expect(row == [.int(-7), .int(1 << 40), .double(2.5), .text("zoë"), .bytes([0, 255, 7]), .bool(true), .bool(true)])
+                                .int32Array([1, -2, 3]), .null, .text("")]).rows[0]
+        #expect(row == [.int(-7), .int(1 << 40), .double(2.5), .text("zoë"), .bytes([0, 255, 7]), .bool(true), .bool(true), .text("")])
     }
 
     @Test func unreachableServerIsAConnectionError() {
