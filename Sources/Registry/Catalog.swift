@@ -136,12 +136,6 @@ public struct Catalog: Sendable {
         return result
     }
 
-    /// Tracks in id order after `after`, at most `limit`.
-    public func tracks(after: Int32, limit: Int) throws -> [Track] {
-        try db.query("SELECT \(Self.trackColumns) FROM tracks WHERE id > $1 ORDER BY id LIMIT $2",
-                     [.int32(after), .int64(Int64(limit))]).rows.map(Self.track)
-    }
-
     public func size() throws -> CatalogSize {
         let row = try db.query("SELECT count(*), coalesce(sum(duration_s), 0), coalesce(sum(hash_count), 0)::bigint FROM tracks").rows[0]
         return CatalogSize(tracks: Int(row[0].int ?? 0), hours: (row[1].double ?? 0) / 3600, hashes: Int(row[2].int ?? 0))
