@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.2
 import PackageDescription
 
 let package = Package(
@@ -9,6 +9,13 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: ["YAML"]),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // System libraries: a modulemap and one shim header each (Debian's -dev packages).
@@ -23,8 +30,22 @@ let package = Package(
         .target(name: "Fingerprint", dependencies: ["Spectral"]),
         .target(name: "Registry", dependencies: ["CLibPQ", "Fingerprint"],
                 resources: [.copy("schema")]),
+        .target(name: "Daemon", dependencies: [
+            "Audio", "Fingerprint", "Registry",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
+            .product(name: "Configuration", package: "swift-configuration"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            .product(name: "Yams", package: "Yams"),
+        ]),
         .executableTarget(name: "tracemark", dependencies: [
-            "Audio", "Spectral", "Fingerprint", "Registry",
+            "Audio", "Spectral", "Fingerprint", "Registry", "Daemon",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -36,5 +57,10 @@ let package = Package(
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "Fingerprint", "TestSupport"]),
         // Drives the built `tracemark` executable against a real PostgreSQL.
         .testTarget(name: "TracemarkTests", dependencies: ["Registry", "Audio", "TestSupport"]),
+        // The daemon's routes through a real socket, checked against docs/openapi.yaml.
+        .testTarget(name: "DaemonTests", dependencies: [
+            "Daemon", "Registry", "Audio", "TestSupport",
+            .product(name: "Yams", package: "Yams"),
+        ]),
     ]
 )

@@ -136,6 +136,13 @@ public struct Catalog: Sendable {
         return result
     }
 
+    /// One page of the catalog in id order: tracks with an id above `after`.
+    public func tracks(after: Int32, limit: Int) throws -> [Track] {
+        let rows = try db.query("SELECT \(Self.trackColumns) FROM tracks WHERE id > $1 ORDER BY id LIMIT $2",
+                                [.int32(after), .int32(Int32(clamping: limit))])
+        return try rows.rows.map(Self.track)
+    }
+
     public func size() throws -> CatalogSize {
         let row = try db.query("SELECT count(*), coalesce(sum(duration_s), 0), coalesce(sum(hash_count), 0)::bigint FROM tracks").rows[0]
         return CatalogSize(tracks: Int(row[0].int ?? 0), hours: (row[1].double ?? 0) / 3600, hashes: Int(row[2].int ?? 0))

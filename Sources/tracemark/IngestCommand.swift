@@ -1,5 +1,6 @@
 import ArgumentParser
 import Audio
+import Daemon
 import Dispatch
 import Fingerprint
 import Foundation

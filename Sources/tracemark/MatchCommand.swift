@@ -1,9 +1,9 @@
 import ArgumentParser
-import Fingerprint
+import Daemon
 import Foundation
 import Registry
 
-struct MatchCommand: ParsableCommand {
+struct MatchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "match",
         abstract: "Identify audio against the catalog.",
@@ -12,16 +12,27 @@ struct MatchCommand: ParsableCommand {
             "no match" when fewer than the required number of hashes agree on one offset
             (docs/fingerprint.md gives the rule).
 
+            When a daemon answers on the socket (--socket, $TRACEMARK_SOCKET, else
+            <data-dir>/run/tracemark.sock), the files are sent to it; otherwise, or with --direct
+            or --database-url, this command opens the database itself.
+
             Examples:
               tracemark match clip.ogg
               tracemark match a.wav b.mp3 --json
+              tracemark match clip.ogg --direct --data-dir /srv/tracemark
             """)
 
     @Argument(help: ArgumentHelp("Audio files to identify.", valueName: "file"))
     var files: [String]
 
-    @Flag(help: "One JSON object per file: {\"file\", \"match\": null | {track_id, source_path, title, offset_s, score}}.")
+    @Flag(help: "One JSON object per file: {\"file\", \"match\": null | {track_id, source_path, title, artist, isrc, offset_s, score}}.")
     var json = false
+
+    @Flag(help: "Open the database directly even when a daemon answers on the socket.")
+    var direct = false
+
+    @Option(help: ArgumentHelp("The daemon's socket (default: $TRACEMARK_SOCKET, else <data-dir>/run/tracemark.sock).", valueName: "path"))
+    var socket: String?
 
     @OptionGroup var registry: RegistryOptions
 
@@ -34,6 +45,11 @@ struct MatchCommand: ParsableCommand {
             let isrc: String?
             let offset_s: Double
             let score: Int
+
+            init(_ m: TrackMatch) {
+                track_id = m.track_id; source_path = m.source_path; title = m.title; artist = m.artist
+                isrc = m.isrc; offset_s = m.offset_s; score = m.score
+            }
         }
         let file: String
         let match: Found?
@@ -48,29 +64,41 @@ struct MatchCommand: ParsableCommand {
         enum CodingKeys: String, CodingKey { case file, match, error }
     }
 
-    func run() throws {
-        let registry = try self.registry.open()
-        defer { registry.close() }
-        let db = try registry.connect()
-        let catalog = Catalog(db)
-        let analysis = Analysis()
-        let matcher = Matcher(parameters: analysis.parameters)
+    /// Where answers come from: the daemon over its socket, or the database opened here.
+    enum Source {
+        case daemon(DaemonClient)
+        case direct(Registry, PostgresConnection)
+    }
+
+    func run() async throws {
+        let socketPath = socket ?? ProcessInfo.processInfo.environment["TRACEMARK_SOCKET"]
+            ?? DaemonConfiguration.defaultSocketPath(dataDirectory: registry.resolvedDataDirectory)
+        let client = DaemonClient(socketPath: socketPath)
+        let source: Source
+        if !direct, registry.databaseURL == nil, client.isAnswering {
+            source = .daemon(client)
+        } else {
+            let opened = try registry.open()
+            do {
+                source = .direct(opened, try opened.connect())
+            } catch {
+                opened.close()
+                throw ValidationFailure("\(error)")
+            }
+        }
+        defer { if case let .direct(registry, _) = source { registry.close() } }
+
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var failed = false
         for file in files {
             var answer: Answer
             do {
-                let audio = try analysis.decoder.decode(path: file)
-                let query = analysis.queryLandmarks(of: audio)
-                let best = matcher.rank(try catalog.hits(for: query)).first
-                let track = try best.flatMap { try catalog.tracks(ids: [$0.trackID])[$0.trackID] }
-                answer = Answer(file: file, match: best.flatMap { b in track.map { t in
-                    Answer.Found(track_id: t.id, source_path: t.sourcePath, title: t.title, artist: t.artist, isrc: t.isrc,
-                                 offset_s: (Double(b.offsetFrames) * analysis.parameters.secondsPerFrame * 1000).rounded() / 1000,
-                                 score: b.score)
-                } }, error: nil)
+                let best = try await identify(file, with: source)
+                answer = Answer(file: file, match: best.map(Answer.Found.init), error: nil)
             } catch let error as RegistryError where error.isConnectionLoss {
+                throw ValidationFailure("\(error)")
+            } catch let error as DaemonClient.Failure {
                 throw ValidationFailure("\(error)")
             } catch {
                 failed = true
@@ -88,5 +116,32 @@ struct MatchCommand: ParsableCommand {
             }
         }
         if failed { throw ExitCode.failure }
+    }
+
+    private func identify(_ file: String, with source: Source) async throws -> TrackMatch? {
+        switch source {
+        case let .direct(_, db):
+            let identifier = Identifier()
+            let audio = try identifier.analysis.decoder.decode(path: file)
+            var timings = IdentificationTimings()
+            return try identifier.identify(audio, top: 1, catalog: Catalog(db), timings: &timings).matches.first
+        case let .daemon(client):
+            let bytes: [UInt8]
+            do {
+                bytes = Array(try Data(contentsOf: URL(fileURLWithPath: file)))
+            } catch {
+                throw ValidationFailure("\(file): cannot read: \(error.localizedDescription)")
+            }
+            let reply = try await client.send(.POST, "/v1/match", body: bytes, headers: [("Content-Type", "application/octet-stream")])
+            guard reply.status == 200 else {
+                let message = (try? JSONDecoder().decode(APIError.Body.self, from: Data(reply.body)))?.error.message ?? reply.text
+                throw ValidationFailure("\(file): \(message) (HTTP \(reply.status))")
+            }
+            do {
+                return try JSONDecoder().decode(MatchAnswer.self, from: Data(reply.body)).matches.first
+            } catch {
+                throw DaemonClient.Failure.protocolError("\(error)")
+            }
+        }
     }
 }

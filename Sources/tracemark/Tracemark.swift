@@ -1,9 +1,10 @@
 import ArgumentParser
+import Daemon
 import Foundation
 import Registry
 
 @main
-struct Tracemark: ParsableCommand {
+struct Tracemark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tracemark",
         abstract: "Content-ID and rights registry: fingerprint a catalog of masters and match audio against it.",
@@ -12,10 +13,12 @@ struct Tracemark: ParsableCommand {
 
             Examples:
               tracemark ingest masters/ --metadata masters/catalog.csv
+              tracemark serve
               tracemark match clip.ogg --json
               tracemark db status
             """,
-        subcommands: [IngestCommand.self, MatchCommand.self, DatabaseCommand.self]
+        version: TracemarkVersion.string,
+        subcommands: [IngestCommand.self, ServeCommand.self, MatchCommand.self, DatabaseCommand.self]
     )
 }
 

@@ -39,4 +39,5 @@ public enum TestDatabase {
 public struct TestSetupError: Error, CustomStringConvertible {
     public let message: String
     public var description: String { message }
+    public init(message: String) { self.message = message }
 }

@@ -1,0 +1,108 @@
+import Audio
+import Fingerprint
+import Foundation
+import Registry
+
+/// One master a query was found in: the `matches` items of `POST /v1/match`.
+public struct TrackMatch: Codable, Sendable, Equatable {
+    public let track_id: Int32
+    public let title: String?
+    public let artist: String?
+    public let isrc: String?
+    public let source_path: String
+    /// Where the query's start lies in the master.
+    public let offset_s: Double
+    /// The stretch of the query whose hashes agree, and the same stretch in the master.
+    public let query_start_s: Double
+    public let query_end_s: Double
+    public let master_start_s: Double
+    public let master_end_s: Double
+    /// Hashes agreeing on the offset.
+    public let score: Int
+    /// Share of the query's distinct hashes that agree on the offset, 0...1.
+    public let confidence: Double
+
+    // Metadata the catalog lacks is `null`, not absent: every match has the same keys.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(track_id, forKey: .track_id)
+        try c.encode(title, forKey: .title)
+        try c.encode(artist, forKey: .artist)
+        try c.encode(isrc, forKey: .isrc)
+        try c.encode(source_path, forKey: .source_path)
+        try c.encode(offset_s, forKey: .offset_s)
+        try c.encode(query_start_s, forKey: .query_start_s)
+        try c.encode(query_end_s, forKey: .query_end_s)
+        try c.encode(master_start_s, forKey: .master_start_s)
+        try c.encode(master_end_s, forKey: .master_end_s)
+        try c.encode(score, forKey: .score)
+        try c.encode(confidence, forKey: .confidence)
+    }
+}
+
+/// What was analysed of the query.
+public struct QuerySummary: Codable, Sendable, Equatable {
+    public let duration_s: Double
+    public let hashes: Int
+}
+
+public struct MatchAnswer: Codable, Sendable, Equatable {
+    public let matches: [TrackMatch]
+    public let query: QuerySummary
+}
+
+/// Where the time of one identification went, for the `Server-Timing` header and the logs.
+public struct IdentificationTimings: Sendable {
+    public var decode: Duration = .zero
+    public var fingerprint: Duration = .zero
+    public var lookup: Duration = .zero
+
+    public init() {}
+}
+
+/// Audio in, ranked matches out: decode, fingerprint, look the hashes up, vote. Used by the
+/// daemon and by `tracemark match --direct`. Blocking: run it on a thread meant for that.
+public struct Identifier: Sendable {
+    public let analysis = Analysis()
+
+    public init() {}
+
+    public func identify(_ audio: DecodedAudio, top: Int, catalog: Catalog,
+                         timings: inout IdentificationTimings) throws -> MatchAnswer {
+        let clock = ContinuousClock()
+        let parameters = analysis.parameters
+        var start = clock.now
+        let query = analysis.queryLandmarks(of: audio)
+        timings.fingerprint += clock.now - start
+        start = clock.now
+        let candidates = Matcher(parameters: parameters).rank(try catalog.hits(for: query), top: top)
+        let tracks = try catalog.tracks(ids: candidates.map(\.trackID))
+        timings.lookup += clock.now - start
+
+        let seconds = parameters.secondsPerFrame
+        let distinctHashes = max(1, Set(query.map(\.hash)).count)
+        func rounded(_ frames: Int32) -> Double { (Double(frames) * seconds * 1000).rounded() / 1000 }
+        let matches = candidates.compactMap { c -> TrackMatch? in
+            guard let track = tracks[c.trackID] else { return nil } // deleted since the lookup
+            return TrackMatch(
+                track_id: track.id, title: track.title, artist: track.artist, isrc: track.isrc,
+                source_path: track.sourcePath, offset_s: rounded(c.offsetFrames),
+                query_start_s: rounded(c.queryFrames.lowerBound), query_end_s: rounded(c.queryFrames.upperBound),
+                master_start_s: rounded(c.masterFrames.lowerBound), master_end_s: rounded(c.masterFrames.upperBound),
+                score: c.score,
+                confidence: (min(1, Double(c.score) / Double(distinctHashes)) * 1000).rounded() / 1000)
+        }
+        return MatchAnswer(matches: matches,
+                           query: QuerySummary(duration_s: (audio.duration * 1000).rounded() / 1000, hashes: query.count))
+    }
+
+    /// Decodes an in-memory file (or raw PCM) and identifies it.
+    public func identify(bytes: [UInt8], raw: RawPCMFormat?, top: Int, catalog: Catalog,
+                         timings: inout IdentificationTimings) throws -> MatchAnswer {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let audio = try analysis.decoder.decode(bytes: bytes, source: "request body", raw: raw)
+        timings.decode += clock.now - start
+        return try identify(audio, top: top, catalog: catalog, timings: &timings)
+    }
+}

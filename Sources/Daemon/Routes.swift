@@ -1,0 +1,248 @@
+import Audio
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import NIOCore
+import NIOPosix
+import Registry
+
+/// A stored track as the API shows it.
+public struct TrackInfo: Codable, Sendable, Equatable {
+    public let id: Int32
+    public let source_path: String
+    public let content_sha256: String
+    public let title: String?
+    public let artist: String?
+    public let album: String?
+    public let isrc: String?
+    public let duration_s: Double
+    public let sample_rate: Int
+    public let channels: Int
+    public let fingerprint_version: Int
+    public let hash_count: Int
+    public let ingested_at: Date
+
+    init(_ t: Track) {
+        id = t.id; source_path = t.sourcePath; content_sha256 = t.contentSHA256; title = t.title; artist = t.artist
+        album = t.album; isrc = t.isrc; duration_s = t.duration; sample_rate = t.sampleRate; channels = t.channels
+        fingerprint_version = t.fingerprintVersion; hash_count = t.hashCount; ingested_at = t.ingestedAt
+    }
+
+    // Metadata the catalog lacks is `null`, not absent: every track has the same keys.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(source_path, forKey: .source_path)
+        try c.encode(content_sha256, forKey: .content_sha256)
+        try c.encode(title, forKey: .title)
+        try c.encode(artist, forKey: .artist)
+        try c.encode(album, forKey: .album)
+        try c.encode(isrc, forKey: .isrc)
+        try c.encode(duration_s, forKey: .duration_s)
+        try c.encode(sample_rate, forKey: .sample_rate)
+        try c.encode(channels, forKey: .channels)
+        try c.encode(fingerprint_version, forKey: .fingerprint_version)
+        try c.encode(hash_count, forKey: .hash_count)
+        try c.encode(ingested_at, forKey: .ingested_at)
+    }
+}
+
+public struct TrackPage: Codable, Sendable, Equatable {
+    public let tracks: [TrackInfo]
+    /// Pass as `after` for the next page; null on the last page.
+    public let next_after: Int32?
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(tracks, forKey: .tracks)
+        try c.encode(next_after, forKey: .next_after)
+    }
+}
+
+public struct Health: Codable, Sendable, Equatable {
+    public struct Catalog: Codable, Sendable, Equatable {
+        public let tracks: Int
+        public let hours: Double
+        public let hashes: Int
+    }
+    public let status: String
+    public let version: String
+    public let fingerprint_version: Int
+    public let catalog: Catalog
+    public let uptime_s: Double
+}
+
+/// The HTTP API (docs/openapi.yaml). Handlers collect the body on the event loop, then run the
+/// blocking part (decoding, fingerprinting, libpq) on the daemon's thread pool.
+struct Routes: Sendable {
+    let configuration: DaemonConfiguration
+    let pool: ConnectionPool
+    let threads: NIOThreadPool
+    let metrics: DaemonMetrics
+    let catalogSize: CatalogSizeCache
+    let started = ContinuousClock.now
+    let identifier = Identifier()
+
+    static let serverTiming = HTTPField.Name("Server-Timing")!
+    /// Every route, in the OpenAPI document's path syntax.
+    static let paths = ["/v1/health", "/v1/match", "/v1/tracks", "/v1/tracks/{id}", "/metrics"]
+
+    func add(to router: Router<BasicRequestContext>) {
+        router.add(middleware: ErrorAndMetricsMiddleware(metrics: metrics))
+        router.get("/v1/health") { _, _ in try await health() }
+        router.post("/v1/match") { request, context in try await match(request, context) }
+        router.get("/v1/tracks") { request, _ in try await tracks(request) }
+        router.get("/v1/tracks/:id") { _, context in try await track(context) }
+        router.get("/metrics") { _, _ in await prometheus() }
+    }
+
+    /// Runs blocking database work on the thread pool with a pooled connection.
+    private func database<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+        let pool = self.pool
+        return try await threads.runIfActive { try pool.withConnection(retryOnStaleConnection: true, body) }
+    }
+
+    private func health() async throws -> Response {
+        let size = try await catalogSize.value { try await database { try Catalog($0).size() } }
+        let uptime = ContinuousClock.now - started
+        let answer = Health(status: "ok", version: TracemarkVersion.string,
+                            fingerprint_version: Int(identifier.analysis.parameters.version),
+                            catalog: .init(tracks: size.tracks, hours: (size.hours * 1000).rounded() / 1000, hashes: size.hashes),
+                            uptime_s: (Double(uptime.components.seconds) * 1000 + Double(uptime.components.attoseconds) * 1e-15).rounded() / 1000)
+        return try json(answer)
+    }
+
+    private func match(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let query = request.uri.queryParameters
+        let top = try integer(query, "top", default: 1, in: 1...configuration.maxTop)
+        let raw = try rawFormat(query)
+        try checkContentType(request, raw: raw)
+        let body = try await collect(request.body, declaredLength: request.headers[.contentLength].flatMap { Int($0) })
+        guard !body.isEmpty else { throw APIError.emptyBody }
+        let identifier = self.identifier, pool = self.pool, maxSeconds = configuration.maxQuerySeconds
+        let (answer, timings) = try await threads.runIfActive { () throws -> (MatchAnswer, IdentificationTimings) in
+            var timings = IdentificationTimings()
+            let clock = ContinuousClock(), start = clock.now
+            var decoder = identifier.analysis.decoder
+            decoder.maxDuration = maxSeconds
+            let audio = try decoder.decode(bytes: body, source: "request body", raw: raw)
+            timings.decode = clock.now - start
+            let answer = try pool.withConnection(retryOnStaleConnection: true) {
+                try identifier.identify(audio, top: top, catalog: Catalog($0), timings: &timings)
+            }
+            return (answer, timings)
+        }
+        var response = try json(answer)
+        func ms(_ d: Duration) -> String { String(format: "%.2f", Double(d.components.attoseconds) * 1e-15 + Double(d.components.seconds) * 1000) }
+        response.headers[Self.serverTiming] = "decode;dur=\(ms(timings.decode)), fingerprint;dur=\(ms(timings.fingerprint)), lookup;dur=\(ms(timings.lookup))"
+        return response
+    }
+
+    private func tracks(_ request: Request) async throws -> Response {
+        let query = request.uri.queryParameters
+        let limit = try integer(query, "limit", default: 100, in: 1...1000)
+        let after = try integer(query, "after", default: 0, in: 0...Int(Int32.max))
+        let page = try await database { try Catalog($0).tracks(after: Int32(after), limit: limit) }
+        return try json(TrackPage(tracks: page.map(TrackInfo.init), next_after: page.count == limit ? page.last?.id : nil))
+    }
+
+    private func track(_ context: BasicRequestContext) async throws -> Response {
+        let text = context.parameters.get("id") ?? ""
+        guard let id = Int32(text), id > 0 else { throw APIError.badParameter("track id '\(text)' is not a positive integer") }
+        guard let track = try await database({ try Catalog($0).tracks(ids: [id])[id] }) else {
+            throw APIError(.notFound, code: "track_not_found", "no track with id \(id)")
+        }
+        return try json(TrackInfo(track))
+    }
+
+    private func prometheus() async -> Response {
+        // A scrape while the database is away still answers, without the catalog gauges.
+        let size = try? await catalogSize.value { try await database { try Catalog($0).size() } }
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: metrics.render(catalog: size))))
+    }
+
+    // MARK: request parsing
+
+    /// The body, refusing more than the configured limit (before reading it, when declared).
+    private func collect(_ body: RequestBody, declaredLength: Int?) async throws -> [UInt8] {
+        let limit = configuration.maxBodyBytes
+        if let declaredLength, declaredLength > limit { throw APIError.bodyTooLarge(limit: limit) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(min(declaredLength ?? 1 << 20, limit))
+        for try await chunk in body {
+            guard bytes.count + chunk.readableBytes <= limit else { throw APIError.bodyTooLarge(limit: limit) }
+            bytes.append(contentsOf: chunk.readableBytesView)
+        }
+        return bytes
+    }
+
+    private func integer(_ query: FlatDictionary<Substring, Substring>, _ name: String, default value: Int, in range: ClosedRange<Int>) throws -> Int {
+        guard let text = query[Substring(name)] else { return value }
+        guard let number = Int(text), range.contains(number) else {
+            throw APIError.badParameter("\(name) must be an integer in \(range.lowerBound)...\(range.upperBound), not '\(text)'")
+        }
+        return number
+    }
+
+    /// `?format=s16le&rate=R&channels=C` for headerless PCM; nil for a file in a container.
+    private func rawFormat(_ query: FlatDictionary<Substring, Substring>) throws -> RawPCMFormat? {
+        guard let format = query["format"] else { return nil }
+        guard format == "s16le" else {
+            throw APIError.unsupportedMediaType("format '\(format)' is not supported: use format=s16le for raw PCM, or send a WAV, FLAC, Ogg, Opus or MP3 file without format")
+        }
+        guard query["rate"] != nil, query["channels"] != nil else {
+            throw APIError.badParameter("format=s16le needs rate (Hz) and channels, e.g. ?format=s16le&rate=44100&channels=2")
+        }
+        return RawPCMFormat(sampleRate: try integer(query, "rate", default: 0, in: 1000...768_000),
+                            channels: try integer(query, "channels", default: 0, in: 1...AudioDecoder.maxChannels))
+    }
+
+    /// Audio comes as the raw body. curl's `--data-binary` labels it as a form, so that passes
+    /// too; JSON, text and multipart forms are a client mistake worth naming.
+    private func checkContentType(_ request: Request, raw: RawPCMFormat?) throws {
+        guard let value = request.headers[.contentType] else { return }
+        let type = value.split(separator: ";")[0].trimmingCharacters(in: .whitespaces).lowercased()
+        let accepted = type.hasPrefix("audio/") || ["application/octet-stream", "application/ogg", "video/ogg",
+                                                    "application/x-www-form-urlencoded", ""].contains(type)
+        guard accepted else {
+            throw APIError.unsupportedMediaType("Content-Type \(type) is not audio: send the audio file itself as the body (application/octet-stream or audio/*), not \(type.hasPrefix("multipart/") ? "a multipart form" : "a document")")
+        }
+    }
+
+    private func json(_ value: some Encodable) throws -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"],
+                 body: .init(byteBuffer: ByteBuffer(bytes: try APIJSON.encode(value))))
+    }
+}
+
+/// The API's JSON: sorted keys, unescaped slashes, ISO 8601 dates.
+enum APIJSON {
+    static func encode(_ value: some Encodable) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return try encoder.encode(value)
+    }
+}
+
+/// The catalog's size changes only with ingest; counting it on every health check or scrape
+/// would read the whole tracks table, so the count is kept for a few seconds.
+actor CatalogSizeCache {
+    private var cached: (size: CatalogSize, at: ContinuousClock.Instant)?
+    private let maxAge: Duration
+
+    init(maxAge: Duration = .seconds(2)) { self.maxAge = maxAge }
+
+    func value(_ fetch: @Sendable () async throws -> CatalogSize) async throws -> CatalogSize {
+        if let cached, ContinuousClock.now - cached.at < maxAge { return cached.size }
+        let size = try await fetch()
+        cached = (size, ContinuousClock.now)
+        return size
+    }
+}
+
+public enum TracemarkVersion {
+    public static let string = "0.2.0"
+}

@@ -1,0 +1,173 @@
+import Daemon
+import Foundation
+import Registry
+import TestSupport
+import Testing
+
+/// Every route through a real socket against a real PostgreSQL, each answer checked against
+/// docs/openapi.yaml.
+@Suite struct RouteTests {
+    static let seeds: [UInt64] = [101, 202, 303]
+    static let masterSeconds = 30.0
+
+    /// Sends a request and checks the reply against the document.
+    func call(_ daemon: RunningDaemon, _ method: String, _ target: String, route: String,
+              body: [UInt8]? = nil, headers: [(String, String)] = []) async throws -> DaemonClient.Reply {
+        let reply = try await daemon.client.send(.init(rawValue: method), target, body: body, headers: headers)
+        let problems = OpenAPIDocument.shared.problems(path: route, method: method, reply: reply)
+        #expect(problems.isEmpty, "\(method) \(target): \(problems.joined(separator: "; "))")
+        return reply
+    }
+
+    func decode<T: Decodable>(_ type: T.Type, _ reply: DaemonClient.Reply) throws -> T {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return try decoder.decode(type, from: Data(reply.body))
+    }
+
+    func errorCode(_ reply: DaemonClient.Reply) -> String? {
+        (try? JSONDecoder().decode(APIError.Body.self, from: Data(reply.body)))?.error.code
+    }
+
+    @Test func everyRouteIsDocumentedAndEveryDocumentedPathIsServed() {
+        #expect(Set(OpenAPIDocument.shared.paths.keys) == Set(DaemonService.routePaths))
+    }
+
+    @Test func matchFindsTheMasterAndOffsetOfAnExcerpt() async throws {
+        let url = try TestDatabase.create()
+        let ids = try TestCatalog.store(seeds: Self.seeds, seconds: Self.masterSeconds, databaseURL: url)
+        let daemon = try await RunningDaemon.start(databaseURL: url)
+        defer { Task { await daemon.stop() } }
+
+        let clip = try TestCatalog.excerpt(seed: Self.seeds[1], masterSeconds: Self.masterSeconds, start: 12.3, seconds: 6)
+        let reply = try await call(daemon, "POST", "/v1/match?top=3", route: "/v1/match", body: clip,
+                                   headers: [("Content-Type", "audio/wav")])
+        #expect(reply.status == 200)
+        let answer = try decode(MatchAnswer.self, reply)
+        let best = try #require(answer.matches.first)
+        #expect(best.track_id == ids[1])
+        #expect(best.title == "Song 202")
+        #expect(abs(best.offset_s - 12.3) < 0.05)
+        #expect(best.query_start_s < best.query_end_s && best.master_start_s >= 12)
+        #expect(best.confidence > 0 && best.confidence <= 1)
+        #expect(abs(answer.query.duration_s - 6) < 0.01)
+        #expect(reply.header("Server-Timing")?.contains("lookup;dur=") == true)
+
+        // The same clip as raw PCM: 16-bit little-endian after the 44-byte WAV header.
+        let raw = try await call(daemon, "POST", "/v1/match?format=s16le&rate=\(TestCatalog.rate)&channels=1", route: "/v1/match",
+                                 body: Array(clip.dropFirst(44)))
+        #expect(try decode(MatchAnswer.self, raw).matches.first?.track_id == ids[1])
+    }
+
+    @Test func unrelatedAudioIsNoMatch() async throws {
+        let url = try TestDatabase.create()
+        _ = try TestCatalog.store(seeds: Self.seeds, seconds: Self.masterSeconds, databaseURL: url)
+        let daemon = try await RunningDaemon.start(databaseURL: url)
+        defer { Task { await daemon.stop() } }
+        let unknown = try TestCatalog.excerpt(seed: 999, masterSeconds: 20, start: 2, seconds: 10)
+        let reply = try await call(daemon, "POST", "/v1/match", route: "/v1/match", body: unknown)
+        #expect(reply.status == 200)
+        #expect(try decode(MatchAnswer.self, reply).matches.isEmpty)
+    }
+
+    @Test func badRequestsGetTheirDocumentedErrors() async throws {
+        let url = try TestDatabase.create()
+        _ = try TestCatalog.store(seeds: [Self.seeds[0]], seconds: 10, databaseURL: url)
+        let daemon = try await RunningDaemon.start(databaseURL: url) { $0.maxBodyBytes = 100_000 }
+        defer { Task { await daemon.stop() } }
+
+        let garbage = try await call(daemon, "POST", "/v1/match", route: "/v1/match", body: Array("not audio at all".utf8))
+        #expect(garbage.status == 400 && errorCode(garbage) == "unreadable_audio")
+        let empty = try await call(daemon, "POST", "/v1/match", route: "/v1/match", body: [])
+        #expect(empty.status == 400 && errorCode(empty) == "empty_body")
+        let large = try await call(daemon, "POST", "/v1/match", route: "/v1/match", body: [UInt8](repeating: 1, count: 100_001))
+        #expect(large.status == 413 && errorCode(large) == "body_too_large")
+        let json = try await call(daemon, "POST", "/v1/match", route: "/v1/match", body: Array("{}".utf8),
+                                  headers: [("Content-Type", "application/json")])
+        #expect(json.status == 415 && errorCode(json) == "unsupported_media_type")
+        let format = try await call(daemon, "POST", "/v1/match?format=f32le&rate=8000&channels=1", route: "/v1/match", body: [0, 0, 0, 0])
+        #expect(format.status == 415)
+        let noRate = try await call(daemon, "POST", "/v1/match?format=s16le", route: "/v1/match", body: [0, 0])
+        #expect(noRate.status == 400 && errorCode(noRate) == "bad_parameter")
+        let top = try await call(daemon, "POST", "/v1/match?top=0", route: "/v1/match", body: [0, 0])
+        #expect(top.status == 400 && errorCode(top) == "bad_parameter")
+        let badID = try await call(daemon, "GET", "/v1/tracks/abc", route: "/v1/tracks/{id}")
+        #expect(badID.status == 400)
+        let missing = try await call(daemon, "GET", "/v1/tracks/424242", route: "/v1/tracks/{id}")
+        #expect(missing.status == 404 && errorCode(missing) == "track_not_found")
+        let route = try await daemon.client.send(.GET, "/v1/nothing-here")
+        #expect(route.status == 404 && errorCode(route) == "not_found")
+    }
+
+    @Test func healthTracksAndMetricsDescribeTheCatalog() async throws {
+        let url = try TestDatabase.create()
+        let ids = try TestCatalog.store(seeds: Self.seeds, seconds: 10, databaseURL: url)
+        let daemon = try await RunningDaemon.start(databaseURL: url)
+        defer { Task { await daemon.stop() } }
+
+        let health = try decode(Health.self, try await call(daemon, "GET", "/v1/health", route: "/v1/health"))
+        #expect(health.status == "ok" && health.catalog.tracks == 3 && health.catalog.hashes > 0)
+        #expect(abs(health.catalog.hours - 30.0 / 3600) < 0.001)
+
+        let first = try decode(TrackPage.self, try await call(daemon, "GET", "/v1/tracks?limit=2", route: "/v1/tracks"))
+        #expect(first.tracks.map(\.id) == Array(ids.prefix(2)) && first.next_after == ids[1])
+        let second = try decode(TrackPage.self, try await call(daemon, "GET", "/v1/tracks?limit=2&after=\(ids[1])", route: "/v1/tracks"))
+        #expect(second.tracks.map(\.id) == [ids[2]] && second.next_after == nil)
+        let one = try decode(TrackInfo.self, try await call(daemon, "GET", "/v1/tracks/\(ids[0])", route: "/v1/tracks/{id}"))
+        #expect(one.title == "Song 101" && one.album == nil && one.content_sha256.count == 64)
+
+        _ = try await call(daemon, "GET", "/v1/tracks/999999", route: "/v1/tracks/{id}")
+        let metrics = try await call(daemon, "GET", "/metrics", route: "/metrics").text
+        #expect(metrics.contains(#"tracemark_http_requests_total{route="/v1/tracks/{id}",method="GET",status="404"} 1"#), "\(metrics)")
+        #expect(metrics.contains(#"tracemark_http_requests_total{route="/v1/health",method="GET",status="200"} 1"#))
+        #expect(metrics.contains("tracemark_http_request_duration_seconds_bucket"))
+        #expect(metrics.contains("tracemark_catalog_tracks 3"))
+        #expect(metrics.contains(#"tracemark_db_pool_connections{state="in_use"}"#))
+    }
+
+    @Test func thirtyTwoConcurrentQueriesAreAllAnsweredCorrectly() async throws {
+        let url = try TestDatabase.create()
+        let ids = try TestCatalog.store(seeds: Self.seeds, seconds: Self.masterSeconds, databaseURL: url)
+        let daemon = try await RunningDaemon.start(databaseURL: url) { $0.poolSize = 4 }
+        defer { Task { await daemon.stop() } }
+        let clips = try (0..<32).map { i in
+            try TestCatalog.excerpt(seed: Self.seeds[i % 3], masterSeconds: Self.masterSeconds, start: Double(i % 7) * 2.5, seconds: 5)
+        }
+        let found = try await withThrowingTaskGroup(of: (Int, Int32?).self) { group in
+            for (i, clip) in clips.enumerated() {
+                group.addTask {
+                    let reply = try await daemon.client.send(.POST, "/v1/match", body: clip)
+                    return (i, try JSONDecoder().decode(MatchAnswer.self, from: Data(reply.body)).matches.first?.track_id)
+                }
+            }
+            return try await group.reduce(into: [Int: Int32?]()) { $0[$1.0] = $1.1 }
+        }
+        #expect(found.count == 32)
+        for i in 0..<32 { #expect(found[i] == ids[i % 3], "query \(i)") }
+    }
+
+    @Test func aDatabaseThatGoesAwayCosts503sAndServiceResumesByItself() async throws {
+        let url = try TestDatabase.create()
+        _ = try TestCatalog.store(seeds: [Self.seeds[0]], seconds: 20, databaseURL: url)
+        let name = try #require(url.split(separator: " ").first { $0.hasPrefix("dbname=") }?.dropFirst("dbname=".count))
+        let admin = try PostgresConnection(connectionString: url.replacingOccurrences(of: "dbname=\(name)", with: "dbname=postgres"))
+        let daemon = try await RunningDaemon.start(databaseURL: url)
+        defer { Task { await daemon.stop() } }
+        let clip = try TestCatalog.excerpt(seed: Self.seeds[0], masterSeconds: 20, start: 4, seconds: 5)
+        #expect(try await daemon.client.send(.POST, "/v1/match", body: clip).status == 200)
+
+        // Refuse new connections and end the pooled ones, as a restart would.
+        try admin.execute("ALTER DATABASE \(name) ALLOW_CONNECTIONS false")
+        try admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", [.text(String(name))])
+        let away = try await call(daemon, "POST", "/v1/match", route: "/v1/match", body: clip)
+        #expect(away.status == 503 && errorCode(away) == "database_unavailable")
+        #expect(away.header("Retry-After") == "5")
+        let health = try await call(daemon, "GET", "/v1/health", route: "/v1/health")
+        #expect(health.status == 503)
+
+        try admin.execute("ALTER DATABASE \(name) ALLOW_CONNECTIONS true")
+        let back = try await call(daemon, "POST", "/v1/match", route: "/v1/match", body: clip)
+        #expect(back.status == 200)
+        #expect(try decode(MatchAnswer.self, back).matches.count == 1)
+    }
+}
