@@ -50,13 +50,13 @@ let package = Package(
         ]),
 
         // Generated test audio and a throwaway PostgreSQL cluster shared by the test targets.
-        .target(name: "TestSupport", dependencies: ["Registry", "Audio"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Registry", "Audio", "Daemon"], path: "Tests/TestSupport"),
         .testTarget(name: "AudioTests", dependencies: ["Audio", "TestSupport"]),
         .testTarget(name: "SpectralTests", dependencies: ["Spectral"]),
         .testTarget(name: "FingerprintTests", dependencies: ["Fingerprint", "TestSupport"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "Fingerprint", "TestSupport"]),
         // Drives the built `tracemark` executable against a real PostgreSQL.
-        .testTarget(name: "TracemarkTests", dependencies: ["Registry", "Audio", "TestSupport"]),
+        .testTarget(name: "TracemarkTests", dependencies: ["Registry", "Audio", "Daemon", "TestSupport"]),
         // The daemon's routes through a real socket, checked against docs/openapi.yaml.
         .testTarget(name: "DaemonTests", dependencies: [
             "Daemon", "Registry", "Audio", "TestSupport",

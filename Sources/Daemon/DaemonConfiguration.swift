@@ -30,7 +30,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public init() {}
 
     public var resolvedSocketPath: String {
-        socketPath.flatMap { $0.isEmpty ? nil : $0 } ?? Self.defaultSocketPath(dataDirectory: dataDirectory)
+        socketPath ?? Self.defaultSocketPath(dataDirectory: dataDirectory)
     }
 
     public static func defaultSocketPath(dataDirectory: String) -> String {
@@ -74,7 +74,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         c.dataDirectory = try string(reader, "home") ?? c.dataDirectory
         c.databaseURL = try string(reader, "database.url").flatMap { $0.isEmpty ? nil : $0 }
         c.poolSize = try int(reader, "database.poolSize", in: 1...200) ?? c.poolSize
-        c.socketPath = try string(reader, "socket")
+        c.socketPath = try string(reader, "socket").flatMap { $0.isEmpty ? nil : $0 }
         c.maxBodyBytes = try int(reader, "server.maxBodyBytes", in: 1024...(4 << 30)) ?? c.maxBodyBytes
         c.maxQuerySeconds = try double(reader, "match.maxQuerySeconds", in: 1...86_400) ?? c.maxQuerySeconds
         c.maxTop = try int(reader, "match.maxTop", in: 1...1000) ?? c.maxTop

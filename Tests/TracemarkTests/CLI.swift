@@ -20,10 +20,11 @@ enum CLI {
         return URL(fileURLWithPath: ".build/debug/tracemark")
     }
 
-    static func start(_ arguments: [String]) throws -> (Process, Pipe, Pipe) {
+    static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> (Process, Pipe, Pipe) {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -31,8 +32,8 @@ enum CLI {
         return (process, out, err)
     }
 
-    static func run(_ arguments: [String]) throws -> Result {
-        let (process, out, err) = try start(arguments)
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+        let (process, out, err) = try start(arguments, environment: environment)
         // Read both pipes before waiting, so a full pipe cannot stall the child.
         let stderrData = Mutexed<Data>(Data())
         let reader = Thread { stderrData.value = err.fileHandleForReading.readDataToEndOfFile() }

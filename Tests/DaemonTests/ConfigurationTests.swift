@@ -1,0 +1,68 @@
+import Daemon
+import Foundation
+import Testing
+
+@Suite struct ConfigurationTests {
+    func file(_ text: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tm-\(UUID().uuidString).yaml").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func flagsBeatEnvironmentWhichBeatsTheFileWhichBeatsDefaults() async throws {
+        let path = try file("""
+            home: /srv/from-file
+            socket: /run/from-file.sock
+            database:
+              poolSize: 3
+            server:
+              maxBodyBytes: 2048
+            log:
+              level: debug
+            """)
+        let c = try await DaemonConfiguration.load(
+            file: path, flags: ["socket": "/run/from-flag.sock"],
+            environment: ["TRACEMARK_HOME": "/srv/from-env", "TRACEMARK_SOCKET": "/run/from-env.sock", "TRACEMARK_DATABASE_POOL_SIZE": "5"])
+        #expect(c.resolvedSocketPath == "/run/from-flag.sock")
+        #expect(c.dataDirectory == "/srv/from-env")
+        #expect(c.poolSize == 5)
+        #expect(c.maxBodyBytes == 2048)
+        #expect(c.logLevel == .debug)
+        #expect(c.maxTop == DaemonConfiguration().maxTop)
+        #expect(c.databaseURL == nil)
+    }
+
+    @Test func theSocketDefaultsToTheDataDirectory() async throws {
+        let c = try await DaemonConfiguration.load(file: try file("home: /srv/tm\n"), environment: [:])
+        #expect(c.resolvedSocketPath == "/srv/tm/run/tracemark.sock")
+    }
+
+    @Test func theShippedFileHoldsTheDefaults() async throws {
+        var directory = URL(fileURLWithPath: #filePath)
+        while directory.path != "/", !FileManager.default.fileExists(atPath: directory.appendingPathComponent("config/tracemark.yaml").path) {
+            directory.deleteLastPathComponent()
+        }
+        let shipped = try await DaemonConfiguration.load(file: directory.appendingPathComponent("config/tracemark.yaml").path, environment: [:])
+        #expect(shipped == DaemonConfiguration())
+    }
+
+    @Test(arguments: [
+        ("sokcet: /tmp/x.sock\n", "unknown key sokcet"),
+        ("database:\n  poolSize: lots\n", "database.poolSize: 'lots' is not a whole number"),
+        ("database:\n  poolSize: 0\n", "database.poolSize: 0 is outside 1...200"),
+        ("log:\n  level: loud\n", "log.level: 'loud' is not one of"),
+        ("home: [unclosed\n", "is not valid YAML"),
+    ])
+    func badFilesAreRefusedWithTheKeyNamed(text: String, message: String) async throws {
+        let path = try file(text)
+        await #expect { try await DaemonConfiguration.load(file: path, environment: [:]) } throws: { error in
+            "\(error)".contains(message)
+        }
+    }
+
+    @Test func aNamedFileThatDoesNotExistIsAnError() async throws {
+        await #expect { try await DaemonConfiguration.load(file: "/nonexistent/tracemark.yaml", environment: [:]) } throws: { error in
+            "\(error)".contains("does not exist")
+        }
+    }
+}
