@@ -95,14 +95,4 @@ public struct Identifier: Sendable {
         return MatchAnswer(matches: matches,
                            query: QuerySummary(duration_s: (audio.duration * 1000).rounded() / 1000, hashes: query.count))
     }
-
-    /// Decodes an in-memory file (or raw PCM) and identifies it.
-    public func identify(bytes: [UInt8], raw: RawPCMFormat?, top: Int, catalog: Catalog,
-                         timings: inout IdentificationTimings) throws -> MatchAnswer {
-        let clock = ContinuousClock()
-        let start = clock.now
-        let audio = try analysis.decoder.decode(bytes: bytes, source: "request body", raw: raw)
-        timings.decode += clock.now - start
-        return try identify(audio, top: top, catalog: catalog, timings: &timings)
-    }
 }

@@ -12,9 +12,9 @@ struct IngestCommand: ParsableCommand {
         commandName: "ingest",
         abstract: "Fingerprint masters into the catalog.",
         discussion: """
-            Reads WAV, FLAC, Ogg Vorbis, Opus and MP3; directories are searched recursively for
-            files with those extensions. Each track is stored in one transaction, so an interrupted
-            ingest leaves no partial track, and running it again skips what is already stored (by
+            Reads WAV, FLAC, Ogg Vorbis, Opus and MP3; directories are searched recursively for \
+            files with those extensions. Each track is stored in one transaction, so an interrupted \
+            ingest leaves no partial track, and running it again skips what is already stored (by \
             content SHA-256) and finishes the rest. Exits non-zero when any file failed.
 
             Examples:

@@ -8,12 +8,12 @@ struct MatchCommand: AsyncParsableCommand {
         commandName: "match",
         abstract: "Identify audio against the catalog.",
         discussion: """
-            Prints the best track for each file with where the clip starts in the master, or
-            "no match" when fewer than the required number of hashes agree on one offset
+            Prints the best track for each file with where the clip starts in the master, or \
+            "no match" when fewer than the required number of hashes agree on one offset \
             (docs/fingerprint.md gives the rule).
 
-            When a daemon answers on the socket (--socket, $TRACEMARK_SOCKET, else
-            <data-dir>/run/tracemark.sock), the files are sent to it; otherwise, or with --direct
+            When a daemon answers on the socket (--socket, $TRACEMARK_SOCKET, else \
+            <data-dir>/run/tracemark.sock), the files are sent to it; otherwise, or with --direct \
             or --database-url, this command opens the database itself.
 
             Examples:

@@ -8,33 +8,25 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Run the daemon: the HTTP API on a Unix socket.",
         discussion: """
-            Answers match queries, catalog and health requests over HTTP/1.1 on a Unix socket
-            (default <data-dir>/run/tracemark.sock, mode 0660), so any HTTP client is a client.
-            Runs in the foreground until SIGTERM or SIGINT, then finishes the requests in flight,
-            stops, and stops the embedded PostgreSQL if it started it. The API is described in
+            Answers match queries, catalog and health requests over HTTP/1.1 on a Unix socket \
+            (default <data-dir>/run/tracemark.sock, mode 0660), so any HTTP client is a client. \
+            Runs in the foreground until SIGTERM or SIGINT, then finishes the requests in flight, \
+            stops, and stops the embedded PostgreSQL if it started it. The API is described in \
             docs/openapi.yaml.
 
-            Settings come from, highest first: these flags, TRACEMARK_* environment variables,
-            the YAML file (--config, $TRACEMARK_CONFIG, else ./config/tracemark.yaml or
-            /etc/tracemark/tracemark.yaml when present), then defaults. config/tracemark.yaml
+            Settings come from, highest first: these flags, TRACEMARK_* environment variables, \
+            the YAML file (--config, $TRACEMARK_CONFIG, else ./config/tracemark.yaml or \
+            /etc/tracemark/tracemark.yaml when present), then defaults. config/tracemark.yaml \
             documents every key.
 
             Examples:
               tracemark serve
-              tracemark serve --data-dir /srv/tracemark --socket /run/tracemark/tracemark.sock
+              tracemark serve --data-dir /srv/tracemark --log-level warning
               curl --unix-socket var/run/tracemark.sock --data-binary @clip.ogg http://localhost/v1/match
             """)
 
     @Option(help: ArgumentHelp("YAML configuration file.", valueName: "file"))
     var config: String?
-
-    @Option(name: .customLong("data-dir"),
-            help: ArgumentHelp("Data directory: embedded database, socket, keys (key: home, $TRACEMARK_HOME; default ./var).", valueName: "dir"))
-    var dataDirectory: String?
-
-    @Option(name: .customLong("database-url"),
-            help: ArgumentHelp("PostgreSQL URL; when set, no embedded database is started (key: database.url).", valueName: "url"))
-    var databaseURL: String?
 
     @Option(help: ArgumentHelp("Unix socket to listen on (key: socket; default <data-dir>/run/tracemark.sock).", valueName: "path"))
     var socket: String?
@@ -43,10 +35,13 @@ struct ServeCommand: AsyncParsableCommand {
             help: ArgumentHelp("trace, debug, info, notice, warning, error or critical (key: log.level; default info).", valueName: "level"))
     var logLevel: String?
 
+    @OptionGroup var registry: RegistryOptions
+
     func run() async throws {
         var flags: [String: String] = [:]
-        flags["home"] = dataDirectory
-        flags["database.url"] = databaseURL
+        // The raw flags only: the environment and the file are the configuration's to read.
+        flags["home"] = registry.dataDirectory
+        flags["database.url"] = registry.databaseURL
         flags["socket"] = socket
         flags["log.level"] = logLevel
         let configuration: DaemonConfiguration
