@@ -30,6 +30,8 @@ let package = Package(
         .target(name: "Fingerprint", dependencies: ["Spectral"]),
         .target(name: "Registry", dependencies: ["CLibPQ", "Fingerprint"],
                 resources: [.copy("schema")]),
+        // The remix engine: edit descriptions and their renderer, effects, stem isolation, styles (pure DSP).
+        .target(name: "Remix", dependencies: ["Audio", "Spectral", .product(name: "Yams", package: "Yams")]),
         .target(name: "Daemon", dependencies: [
             "Audio", "Fingerprint", "Registry",
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -45,7 +47,7 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "tracemark", dependencies: [
-            "Audio", "Spectral", "Fingerprint", "Registry", "Daemon",
+            "Audio", "Spectral", "Fingerprint", "Registry", "Daemon", "Remix",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -57,6 +59,7 @@ let package = Package(
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "Fingerprint", "TestSupport"]),
         // Drives the built `tracemark` executable against a real PostgreSQL.
         .testTarget(name: "TracemarkTests", dependencies: ["Registry", "Audio", "Daemon", "TestSupport"]),
+        .testTarget(name: "RemixTests", dependencies: ["Remix", "Audio"]),
         // The daemon's routes through a real socket, checked against docs/openapi.yaml.
         .testTarget(name: "DaemonTests", dependencies: [
             "Daemon", "Registry", "Audio", "TestSupport",

@@ -1,0 +1,2 @@
+import Remix
+import Testing
