@@ -106,15 +106,13 @@ public struct Catalog: Sendable {
         for landmark in query { framesByHash[landmark.hash.value, default: []].append(landmark.frame) }
         guard !framesByHash.isEmpty else { return [] }
         let hashes = framesByHash.keys.map { Int32(bitPattern: $0) }
-        let rows = try db.query("SELECT hash, track_id, frame FROM fingerprints WHERE hash = ANY($1)", [.int32Array(hashes)])
+        let rows = try db.queryInt32("SELECT hash, track_id, frame FROM fingerprints WHERE hash = ANY($1)",
+                                     [.int32Array(hashes)], columns: 3)
         var hits: [Hit] = []
-        hits.reserveCapacity(rows.rows.count)
-        for row in rows.rows {
-            guard let hash = row[0].int, let track = row[1].int, let frame = row[2].int else {
-                throw RegistryError.decoding("NULL in fingerprints")
-            }
-            for queryFrame in framesByHash[UInt32(bitPattern: Int32(truncatingIfNeeded: hash))] ?? [] {
-                hits.append(Hit(trackID: Int32(track), masterFrame: Int32(frame), queryFrame: queryFrame))
+        hits.reserveCapacity(rows.count / 3)
+        for r in stride(from: 0, to: rows.count, by: 3) {
+            for queryFrame in framesByHash[UInt32(bitPattern: rows[r])] ?? [] {
+                hits.append(Hit(trackID: rows[r + 1], masterFrame: rows[r + 2], queryFrame: queryFrame))
             }
         }
         return hits

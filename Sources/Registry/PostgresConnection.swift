@@ -48,6 +48,11 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Runs one statement with binary parameters and decodes the rows.
     @discardableResult
     public func query(_ sql: String, _ parameters: [PostgresParameter] = []) throws -> PostgresRows {
+        try withResult(sql, parameters, Self.decode)
+    }
+
+    /// Executes one statement with binary parameters and results, and hands the checked result to `body`.
+    private func withResult<T>(_ sql: String, _ parameters: [PostgresParameter], _ body: (OpaquePointer) throws -> T) throws -> T {
         let encoded = parameters.map(\.bytes)
         let types = parameters.map(\.oid)
         let lengths = encoded.map { Int32($0?.count ?? 0) }
@@ -66,7 +71,30 @@ public final class PostgresConnection: @unchecked Sendable {
         let result = PQexecParams(connection, sql, Int32(parameters.count), types, values, lengths, formats, 1)
         defer { PQclear(result) }
         try check(result)
-        return try Self.decode(result)
+        guard let result else { throw connectionError() }
+        return try body(result)
+    }
+
+    /// Runs a query whose columns are all `integer` and returns the values row by row in one flat
+    /// array: the lookup path reads tens of thousands of rows, too many for a value per cell.
+    public func queryInt32(_ sql: String, _ parameters: [PostgresParameter] = [], columns: Int) throws -> [Int32] {
+        try withResult(sql, parameters) { result in
+            guard Int(PQnfields(result)) == columns else {
+                throw RegistryError.decoding("expected \(columns) columns, got \(PQnfields(result))")
+            }
+            let rows = Int(PQntuples(result))
+            var values = [Int32](repeating: 0, count: rows * columns)
+            for r in 0..<rows {
+                for c in 0..<columns {
+                    guard PQgetisnull(result, Int32(r), Int32(c)) == 0, PQgetlength(result, Int32(r), Int32(c)) == 4,
+                          PQftype(result, Int32(c)) == 23, let pointer = PQgetvalue(result, Int32(r), Int32(c)) else {
+                        throw RegistryError.decoding("column \(c) of row \(r) is not a non-null integer")
+                    }
+                    values[r * columns + c] = Int32(bigEndian: UnsafeRawPointer(pointer).loadUnaligned(as: Int32.self))
+                }
+            }
+            return values
+        }
     }
 
     /// Streams rows in binary COPY format (`COPY table (cols) FROM STDIN (FORMAT binary)`).
@@ -132,8 +160,7 @@ public final class PostgresConnection: @unchecked Sendable {
         return .unavailable(message.isEmpty ? "connection lost" : message)
     }
 
-    private static func decode(_ result: OpaquePointer?) throws -> PostgresRows {
-        guard let result else { return PostgresRows(columns: [], rows: [], affected: 0) }
+    private static func decode(_ result: OpaquePointer) throws -> PostgresRows {
         let affected = Int(String(cString: PQcmdTuples(result))) ?? 0
         let columnCount = Int(PQnfields(result))
         let rowCount = Int(PQntuples(result))

@@ -85,6 +85,11 @@ struct IngestCommand: ParsableCommand {
         interrupt.cancel()
 
         let c = progress.counts
+        if c.added > 0, let registry {
+            // Marks the new rows all-visible, so lookups read them with index-only scans, and
+            // refreshes the planner's statistics; reads only the pages this run wrote.
+            try? registry.connect().execute("VACUUM (ANALYZE) fingerprints")
+        }
         let elapsed = Date().timeIntervalSince(progress.started)
         print(String(format: "%@ %d, skipped %d, failed %d; %.2f h of audio, %d hashes, %.1f s, %.0fx realtime",
                      decodeOnly ? "decoded" : "added", c.added, c.skipped, c.failed, c.audioSeconds / 3600, c.hashes,
