@@ -31,7 +31,9 @@ let package = Package(
         .target(name: "Registry", dependencies: ["CLibPQ", "Fingerprint"],
                 resources: [.copy("schema")]),
         // The remix engine: edit descriptions and their renderer, effects, stem isolation, styles (pure DSP).
-        .target(name: "Remix", dependencies: ["Audio", "Spectral", .product(name: "Yams", package: "Yams")]),
+        // fftw3f_threads: FFTW's own planner lock, shared with the fingerprinter's plans.
+        .target(name: "Remix", dependencies: ["Audio", "Spectral", "CFFTW", .product(name: "Yams", package: "Yams")],
+                linkerSettings: [.linkedLibrary("fftw3f_threads")]),
         .target(name: "Daemon", dependencies: [
             "Audio", "Fingerprint", "Registry",
             .product(name: "Hummingbird", package: "hummingbird"),

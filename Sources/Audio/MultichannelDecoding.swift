@@ -1,0 +1,52 @@
+import CSndFile
+import Foundation
+
+extension AudioDecoder {
+    /// Decodes every channel at the file's own rate, for editing rather than analysis: no downmix,
+    /// no resampling. `maxDuration` (seconds) is checked before and while reading.
+    public static func decodeMultichannel(path: String, maxDuration: Double = 4 * 3600) throws -> AudioBuffer {
+        var info = SF_INFO()
+        guard let file = sf_open(path, Int32(SFM_READ), &info) else {
+            throw AudioError.unreadable(source: path, reason: lastError(nil))
+        }
+        defer { sf_close(file) }
+        let channelCount = Int(info.channels)
+        let rate = Int(info.samplerate)
+        guard (1...maxChannels).contains(channelCount) else {
+            throw AudioError.unsupportedLayout(source: path, reason: "\(channelCount) channels (at most \(maxChannels) are read)")
+        }
+        guard rate >= 1000, rate <= 768_000 else {
+            throw AudioError.unsupportedLayout(source: path, reason: "sample rate \(rate) Hz is outside 1000-768000 Hz")
+        }
+        let maxFrames = Int(maxDuration * Double(rate))
+        if info.frames > maxFrames, info.frames < Int64(Int32.max) * 1024 {
+            throw AudioError.tooLong(source: path, seconds: Double(info.frames) / Double(rate), limit: maxDuration)
+        }
+        let blockFrames = 16384
+        var block = [Float](repeating: 0, count: blockFrames * channelCount)
+        var channels = [[Float]](repeating: [], count: channelCount)
+        let expected = Int(min(max(info.frames, 0), Int64(maxFrames)))
+        for c in 0..<channelCount { channels[c].reserveCapacity(expected) }
+        var framesRead = 0
+        while true {
+            let n = Int(block.withUnsafeMutableBufferPointer { sf_readf_float(file, $0.baseAddress, sf_count_t(blockFrames)) })
+            if n <= 0 { break }
+            framesRead += n
+            if framesRead > maxFrames {
+                throw AudioError.tooLong(source: path, seconds: Double(framesRead) / Double(rate), limit: maxDuration)
+            }
+            block.withUnsafeBufferPointer { x in
+                for c in 0..<channelCount {
+                    for i in 0..<n {
+                        let v = x[i * channelCount + c]
+                        // Non-finite samples (corrupt float files) would poison every later sum.
+                        channels[c].append(v.isFinite ? v : 0)
+                    }
+                }
+            }
+        }
+        if sf_error(file) != 0 { throw AudioError.unreadable(source: path, reason: lastError(file)) }
+        if framesRead == 0 { throw AudioError.empty(source: path) }
+        return AudioBuffer(channels: channels, sampleRate: rate)
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+
+/// A second-order IIR section designed with the Audio EQ Cookbook (R. Bristow-Johnson) formulas
+/// through the bilinear transform with prewarping, so the cutoff, centre and shelf frequencies land
+/// exactly where asked. Runs in transposed direct form II with Double state.
+public struct Biquad: Sendable, Equatable {
+    public var b0, b1, b2, a1, a2: Double
+
+    public init(b0: Double, b1: Double, b2: Double, a0: Double, a1: Double, a2: Double) {
+        self.b0 = b0 / a0; self.b1 = b1 / a0; self.b2 = b2 / a0
+        self.a1 = a1 / a0; self.a2 = a2 / a0
+    }
+
+    /// The band's biquad at `sampleRate`; the frequency must be below Nyquist.
+    public init(_ band: FilterBand, sampleRate: Double) {
+        let w0 = 2 * Double.pi * band.frequency / sampleRate
+        let cosw = cos(w0), alpha = sin(w0) / (2 * band.q)
+        let a = pow(10, band.gainDecibels / 40)
+        switch band.kind {
+        case .lowpass:
+            self.init(b0: (1 - cosw) / 2, b1: 1 - cosw, b2: (1 - cosw) / 2, a0: 1 + alpha, a1: -2 * cosw, a2: 1 - alpha)
+        case .highpass:
+            self.init(b0: (1 + cosw) / 2, b1: -(1 + cosw), b2: (1 + cosw) / 2, a0: 1 + alpha, a1: -2 * cosw, a2: 1 - alpha)
+        case .bandpass:
+            self.init(b0: alpha, b1: 0, b2: -alpha, a0: 1 + alpha, a1: -2 * cosw, a2: 1 - alpha)
+        case .notch:
+            self.init(b0: 1, b1: -2 * cosw, b2: 1, a0: 1 + alpha, a1: -2 * cosw, a2: 1 - alpha)
+        case .peaking:
+            self.init(b0: 1 + alpha * a, b1: -2 * cosw, b2: 1 - alpha * a, a0: 1 + alpha / a, a1: -2 * cosw, a2: 1 - alpha / a)
+        case .lowshelf:
+            let s = 2 * a.squareRoot() * alpha
+            self.init(b0: a * ((a + 1) - (a - 1) * cosw + s), b1: 2 * a * ((a - 1) - (a + 1) * cosw),
+                      b2: a * ((a + 1) - (a - 1) * cosw - s), a0: (a + 1) + (a - 1) * cosw + s,
+                      a1: -2 * ((a - 1) + (a + 1) * cosw), a2: (a + 1) + (a - 1) * cosw - s)
+        case .highshelf:
+            let s = 2 * a.squareRoot() * alpha
+            self.init(b0: a * ((a + 1) + (a - 1) * cosw + s), b1: -2 * a * ((a - 1) + (a + 1) * cosw),
+                      b2: a * ((a + 1) + (a - 1) * cosw - s), a0: (a + 1) - (a - 1) * cosw + s,
+                      a1: 2 * ((a - 1) - (a + 1) * cosw), a2: (a + 1) - (a - 1) * cosw - s)
+        }
+    }
+
+    /// Magnitude response in dB at `frequency`.
+    public func responseDecibels(at frequency: Double, sampleRate: Double) -> Double {
+        let w = 2 * Double.pi * frequency / sampleRate
+        // H(e^jw) = (b0 + b1 z^-1 + b2 z^-2) / (1 + a1 z^-1 + a2 z^-2)
+        let nr = b0 + b1 * cos(w) + b2 * cos(2 * w), ni = -(b1 * sin(w) + b2 * sin(2 * w))
+        let dr = 1 + a1 * cos(w) + a2 * cos(2 * w), di = -(a1 * sin(w) + a2 * sin(2 * w))
+        return 10 * log10((nr * nr + ni * ni) / (dr * dr + di * di))
+    }
+
+    /// Filters `signal` in place from rest.
+    public func process(_ signal: inout [Float]) {
+        var z1 = 0.0, z2 = 0.0
+        let b0 = b0, b1 = b1, b2 = b2, a1 = a1, a2 = a2
+        signal.withUnsafeMutableBufferPointer { x in
+            for i in x.indices {
+                let input = Double(x[i])
+                let y = b0 * input + z1
+                z1 = b1 * input - a1 * y + z2
+                z2 = b2 * input - a2 * y
+                x[i] = Float(y)
+            }
+        }
+    }
+}

@@ -1,0 +1,251 @@
+import Audio
+import Foundation
+
+/// Sample-by-sample effects that need no spectrum: edits in time, fades, colour and noise.
+enum Effects {
+    static func gain(_ audio: inout AudioBuffer, decibels: Double) {
+        let g = Float(pow(10, decibels / 20))
+        forEachSample(&audio) { $0 * g }
+    }
+
+    static func forEachSample(_ audio: inout AudioBuffer, _ f: (Float) -> Float) {
+        for c in audio.channels.indices {
+            audio.channels[c].withUnsafeMutableBufferPointer { x in
+                for i in x.indices { x[i] = f(x[i]) }
+            }
+        }
+    }
+
+    static func trim(_ audio: inout AudioBuffer, start: Int, end: Int) {
+        for c in audio.channels.indices { audio.channels[c] = Array(audio.channels[c][start..<end]) }
+    }
+
+    /// Gain curve value at t in [0, 1] rising from silence to unity.
+    static func fadeShape(_ t: Double, _ curve: FadeCurve) -> Float {
+        switch curve {
+        case .linear: Float(t)
+        case .sine: Float(sin(t * Double.pi / 2))
+        case .cubic: Float(t * t * t)
+        }
+    }
+
+    static func fade(_ audio: inout AudioBuffer, frames: Int, curve: FadeCurve, out: Bool) {
+        let n = audio.frameCount
+        let length = min(frames, n)
+        guard length > 0 else { return }
+        let shape = (0..<length).map { fadeShape(Double($0) / Double(length), curve) }
+        for c in audio.channels.indices {
+            audio.channels[c].withUnsafeMutableBufferPointer { x in
+                for i in 0..<length {
+                    if out { x[n - 1 - i] *= shape[i] } else { x[i] *= shape[i] }
+                }
+                // The last sample of a fade-out is silent, not one step above it.
+                if out { x[n - 1] = 0 }
+            }
+        }
+    }
+
+    /// tanh waveshaper normalised so full scale stays full scale; `mix` blends with the dry signal.
+    static func saturate(_ audio: inout AudioBuffer, driveDecibels: Double, mix: Double) {
+        let drive = Float(pow(10, driveDecibels / 20))
+        let norm = 1 / tanh(drive)
+        let wet = Float(mix), dry = 1 - Float(mix)
+        forEachSample(&audio) { x in dry * x + wet * tanh(drive * x) * norm }
+    }
+
+    /// Quantises to `bits` (no dither: the grit is the point) and holds each sample for the period
+    /// of `sampleRate` (no anti-alias filter: the aliasing is the point).
+    static func bitcrush(_ audio: inout AudioBuffer, bits: Int?, sampleRate: Double?) {
+        if let target = sampleRate, target < Double(audio.sampleRate) {
+            let step = target / Double(audio.sampleRate)
+            for c in audio.channels.indices {
+                audio.channels[c].withUnsafeMutableBufferPointer { x in
+                    var phase = 1.0, held: Float = 0
+                    for i in x.indices {
+                        phase += step
+                        if phase >= 1 { phase -= 1; held = x[i] }
+                        x[i] = held
+                    }
+                }
+            }
+        }
+        if let bits {
+            let levels = Float(1 << (bits - 1))
+            forEachSample(&audio) { x in (x * levels).rounded() / levels }
+        }
+    }
+
+    /// Reads `x` at fractional position `p` (linear interpolation, zero outside).
+    @inline(__always)
+    static func read(_ x: UnsafeBufferPointer<Float>, at p: Double) -> Float {
+        let i = Int(p.rounded(.down))
+        if i < 0 || i + 1 >= x.count { return i >= 0 && i < x.count ? x[i] : 0 }
+        let f = Float(p - Double(i))
+        return x[i] + f * (x[i + 1] - x[i])
+    }
+
+    /// Voices of the signal delayed by `delay` +/- `depth`, each on a sine LFO with its own phase;
+    /// the right channel's LFOs are a quarter turn ahead for width.
+    static func chorus(_ audio: inout AudioBuffer, _ s: ChorusSettings) {
+        let rate = Double(audio.sampleRate)
+        let delay = s.delayMilliseconds * 0.001 * rate, depth = s.depthMilliseconds * 0.001 * rate
+        let w = 2 * Double.pi * s.rate / rate
+        let wet = Float(s.mix) / Float(s.voices), dry = 1 - Float(s.mix) * 0.5
+        for c in audio.channels.indices {
+            let source = audio.channels[c]
+            let offset = c % 2 == 1 ? Double.pi / 2 : 0
+            var lfos = (0..<s.voices).map { Oscillator(step: w, phase: offset + 2 * Double.pi * Double($0) / Double(s.voices)) }
+            audio.channels[c].withUnsafeMutableBufferPointer { out in
+                source.withUnsafeBufferPointer { x in
+                    for i in x.indices {
+                        var sum: Float = 0
+                        for v in 0..<s.voices {
+                            sum += read(x, at: Double(i) - delay - depth * lfos[v].next())
+                        }
+                        out[i] = dry * x[i] + wet * sum
+                    }
+                }
+            }
+        }
+    }
+
+    /// Tape speed wobble: a delay line whose length moves so that the playback speed deviates by
+    /// the given peak percentages (speed = 1 - d'(t), so a sine delay of amplitude
+    /// percent / (100 * 2 pi f) seconds gives that peak deviation).
+    static func wowFlutter(_ audio: inout AudioBuffer, _ s: WowFlutterSettings) {
+        let rate = Double(audio.sampleRate)
+        let wowAmplitude = s.wowPercent / 100 / (2 * Double.pi * s.wowRate) * rate
+        let flutterAmplitude = s.flutterPercent / 100 / (2 * Double.pi * s.flutterRate) * rate
+        let ww = 2 * Double.pi * s.wowRate / rate, wf = 2 * Double.pi * s.flutterRate / rate
+        for c in audio.channels.indices {
+            let source = audio.channels[c]
+            var wow = Oscillator(step: ww, phase: 0), flutter = Oscillator(step: wf, phase: 0)
+            audio.channels[c].withUnsafeMutableBufferPointer { out in
+                source.withUnsafeBufferPointer { x in
+                    for i in x.indices {
+                        // Both sines start at 0, so the output starts aligned with the input.
+                        let d = wowAmplitude * wow.next() + flutterAmplitude * flutter.next()
+                        out[i] = read(x, at: Double(i) - d)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Surface noise: hiss (white noise through a gentle low-pass) and crackle (sparse clicks of
+    /// random size and sign, each a few samples of decaying impulse). Same clicks on every channel,
+    /// independent hiss. Reproducible from the seed.
+    static func vinyl(_ audio: inout AudioBuffer, _ s: VinylSettings) {
+        let rate = Double(audio.sampleRate)
+        var rng = SplitMix64(seed: UInt64(s.seed))
+        let n = audio.frameCount
+        // Clicks: exponential gaps at the given average rate.
+        var clicks: [(at: Int, amplitude: Float, decay: Float)] = []
+        if s.cracklePerSecond > 0 {
+            let peak = pow(10, s.crackleDecibels / 20)
+            var t = 0.0
+            while true {
+                t += -log(1 - rng.nextUnit()) / s.cracklePerSecond * rate
+                if t >= Double(n) { break }
+                let size = pow(rng.nextUnit(), 3) // most clicks small, a few loud
+                let sign: Double = rng.nextUnit() < 0.5 ? -1 : 1
+                clicks.append((Int(t), Float(sign * size * peak), Float(exp(-1 / (0.0002 * rate * (0.5 + rng.nextUnit()))))))
+            }
+        }
+        let hiss = Float(pow(10, s.hissDecibels / 20) * 3.0.squareRoot()) // uniform noise: RMS = a / sqrt(3)
+        let smoothing = Float(exp(-2 * Double.pi * 6000 / rate))
+        for c in audio.channels.indices {
+            var noise = SplitMix64(seed: UInt64(s.seed) &* 0x9E37_79B9 &+ UInt64(c + 1))
+            audio.channels[c].withUnsafeMutableBufferPointer { x in
+                if hiss > 0 {
+                    var state: Float = 0
+                    // One-pole low-pass at 6 kHz, its white-noise power loss (1-a)/(1+a) compensated.
+                    let compensation = ((1 + smoothing) / (1 - smoothing)).squareRoot()
+                    for i in x.indices {
+                        let white = Float(noise.nextUnit() * 2 - 1) * hiss
+                        state = white + smoothing * (state - white)
+                        x[i] += state * compensation
+                    }
+                }
+                for click in clicks {
+                    var a = click.amplitude
+                    var i = click.at
+                    while i < x.count, abs(a) > 1e-5 {
+                        x[i] += a
+                        a *= -click.decay // alternating sign: a short high-frequency pop
+                        i += 1
+                    }
+                }
+            }
+        }
+    }
+
+    static func reverse(_ audio: inout AudioBuffer) {
+        for c in audio.channels.indices { audio.channels[c].reverse() }
+    }
+
+    /// Repeats frames [start, end) `count` times in place. Each seam overlaps the end of one pass
+    /// with the start of the next over `crossfade` frames, equal-power, so there is no click.
+    static func loop(_ audio: inout AudioBuffer, start: Int, end: Int, count: Int, crossfade: Int) {
+        let length = end - start
+        let fadeLength = min(crossfade, length / 2)
+        guard count > 1, length > 0 else { return }
+        let fadeIn = (0..<fadeLength).map { fadeShape(Double($0 + 1) / Double(fadeLength + 1), .sine) }
+        let fadeOut = (0..<fadeLength).map { fadeShape(1 - Double($0 + 1) / Double(fadeLength + 1), .sine) }
+        for c in audio.channels.indices {
+            let x = audio.channels[c]
+            let section = Array(x[start..<end])
+            var out = Array(x[0..<end])
+            out.reserveCapacity(x.count + (count - 1) * (length - fadeLength))
+            for _ in 1..<count {
+                // Overlap: the tail already in `out` fades out while the head of the next pass fades in.
+                let seam = out.count - fadeLength
+                for i in 0..<fadeLength { out[seam + i] = out[seam + i] * fadeOut[i] + section[i] * fadeIn[i] }
+                out.append(contentsOf: section[fadeLength...])
+            }
+            out.append(contentsOf: x[end...])
+            audio.channels[c] = out
+        }
+    }
+}
+
+/// A sine by rotating a unit phasor (one complex multiply per sample instead of a `sin` call),
+/// renormalised now and then so rounding does not change its amplitude.
+struct Oscillator {
+    private var re: Double, im: Double
+    private let c: Double, s: Double
+    private var count = 0
+
+    init(step: Double, phase: Double) {
+        re = cos(phase); im = sin(phase)
+        c = cos(step); s = sin(step)
+    }
+
+    /// sin(phase + n * step) for n = 0, 1, 2, ...
+    @inline(__always)
+    mutating func next() -> Double {
+        let value = im
+        (re, im) = (re * c - im * s, re * s + im * c)
+        count += 1
+        if count & 4095 == 0 {
+            let norm = 1 / (re * re + im * im).squareRoot()
+            re *= norm; im *= norm
+        }
+        return value
+    }
+}
+
+/// A small, fast, reproducible generator (SplitMix64), so noise is the same on every machine.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Uniform in [0, 1).
+    mutating func nextUnit() -> Double { Double(next() >> 11) * 0x1p-53 }
+}

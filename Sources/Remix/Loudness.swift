@@ -1,0 +1,68 @@
+import Audio
+import Foundation
+
+/// Integrated loudness after ITU-R BS.1770-4 (EBU R128): K-weighting, mean square per channel over
+/// 400 ms blocks every 100 ms, an absolute gate at -70 LUFS and a relative gate 10 LU below the
+/// loudness of the blocks that pass the first.
+public enum LoudnessMeter {
+    /// The K-weighting pre-filter (high shelf) and RLB high-pass at any rate, with libebur128's
+    /// analogue prototype parameters; at 48 kHz they give the coefficients printed in BS.1770.
+    static func kWeighting(sampleRate: Double) -> [Biquad] {
+        var f0 = 1681.974450955533, q = 0.7071752369554196
+        let g = 3.999843853973347
+        var k = tan(Double.pi * f0 / sampleRate)
+        let vh = pow(10, g / 20), vb = pow(vh, 0.4996667741545416)
+        let shelf = Biquad(b0: vh + vb * k / q + k * k, b1: 2 * (k * k - vh), b2: vh - vb * k / q + k * k,
+                           a0: 1 + k / q + k * k, a1: 2 * (k * k - 1), a2: 1 - k / q + k * k)
+        f0 = 38.13547087602444; q = 0.5003270373238773
+        k = tan(Double.pi * f0 / sampleRate)
+        let highpass = Biquad(b0: 1, b1: -2, b2: 1, a0: 1, a1: 2 * (k * k - 1) / (1 + k / q + k * k),
+                              a2: (1 - k / q + k * k) / (1 + k / q + k * k))
+        return [shelf, highpass]
+    }
+
+    /// BS.1770 channel weights: 1 for front channels, 1.41 for surrounds, 0 for LFE (5.1 order L R C LFE Ls Rs).
+    static func weight(channel: Int, of count: Int) -> Double {
+        guard count == 6 else { return 1 }
+        return channel == 3 ? 0 : channel >= 4 ? 1.41 : 1
+    }
+
+    /// Integrated loudness in LUFS; -infinity for silence. Signals shorter than one 400 ms block
+    /// are measured as one block.
+    public static func integratedLoudness(_ audio: AudioBuffer) -> Double {
+        let rate = Double(audio.sampleRate)
+        let step = max(1, Int((0.1 * rate).rounded()))
+        let segments = max(1, audio.frameCount / step)
+        // Weighted sum of squares of every 100 ms segment, summed over channels.
+        var energy = [Double](repeating: 0, count: segments)
+        let filters = kWeighting(sampleRate: rate)
+        for (c, channel) in audio.channels.enumerated() {
+            let w = weight(channel: c, of: audio.channelCount)
+            if w == 0 { continue }
+            var x = channel
+            for f in filters { f.process(&x) }
+            x.withUnsafeBufferPointer { x in
+                for s in 0..<segments {
+                    let end = s == segments - 1 && audio.frameCount < step ? audio.frameCount : (s + 1) * step
+                    var sum = 0.0
+                    for i in (s * step)..<end { sum += Double(x[i]) * Double(x[i]) }
+                    energy[s] += w * sum
+                }
+            }
+        }
+        let blockLength = min(4, segments)
+        let samplesPerBlock = Double(audio.frameCount < step ? max(audio.frameCount, 1) : blockLength * step)
+        var blocks: [Double] = []
+        for b in 0...(segments - blockLength) {
+            var z = 0.0
+            for s in b..<(b + blockLength) { z += energy[s] }
+            blocks.append(z / samplesPerBlock)
+        }
+        func loudness(_ z: Double) -> Double { -0.691 + 10 * log10(z) }
+        let absolute = blocks.filter { loudness($0) > -70 }
+        if absolute.isEmpty { return -.infinity }
+        let relativeGate = loudness(absolute.reduce(0, +) / Double(absolute.count)) - 10
+        let gated = absolute.filter { loudness($0) > relativeGate }
+        return loudness(gated.reduce(0, +) / Double(gated.count))
+    }
+}

@@ -1,2 +1,0 @@
-import Remix
-import Testing
