@@ -28,14 +28,15 @@ let package = Package(
         .target(name: "Audio", dependencies: ["CSndFile", "CSampleRate", "COpenSSL"]),
         .target(name: "Spectral", dependencies: ["CFFTW"]),
         .target(name: "Fingerprint", dependencies: ["Spectral"]),
-        .target(name: "Registry", dependencies: ["CLibPQ", "Fingerprint"],
+        .target(name: "Rights"),
+        .target(name: "Registry", dependencies: ["CLibPQ", "Fingerprint", "Rights"],
                 resources: [.copy("schema")]),
         // The remix engine: edit descriptions and their renderer, effects, stem isolation, styles (pure DSP).
         // fftw3f_threads: FFTW's own planner lock, shared with the fingerprinter's plans.
         .target(name: "Remix", dependencies: ["Audio", "Spectral", "CFFTW", .product(name: "Yams", package: "Yams")],
                 linkerSettings: [.linkedLibrary("fftw3f_threads")]),
         .target(name: "Daemon", dependencies: [
-            "Audio", "Fingerprint", "Registry",
+            "Audio", "Fingerprint", "Registry", "Rights",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "Configuration", package: "swift-configuration"),
@@ -49,7 +50,7 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "tracemark", dependencies: [
-            "Audio", "Spectral", "Fingerprint", "Registry", "Daemon", "Remix",
+            "Audio", "Spectral", "Fingerprint", "Registry", "Rights", "Daemon", "Remix",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -58,9 +59,10 @@ let package = Package(
         .testTarget(name: "AudioTests", dependencies: ["Audio", "TestSupport"]),
         .testTarget(name: "SpectralTests", dependencies: ["Spectral"]),
         .testTarget(name: "FingerprintTests", dependencies: ["Fingerprint", "TestSupport"]),
-        .testTarget(name: "RegistryTests", dependencies: ["Registry", "Fingerprint", "TestSupport"]),
+        .testTarget(name: "RegistryTests", dependencies: ["Registry", "Fingerprint", "Rights", "TestSupport"]),
         // Drives the built `tracemark` executable against a real PostgreSQL.
         .testTarget(name: "TracemarkTests", dependencies: ["Registry", "Audio", "Daemon", "TestSupport"]),
+        .testTarget(name: "RightsTests", dependencies: ["Rights"]),
         .testTarget(name: "RemixTests", dependencies: ["Remix", "Audio"]),
         // The daemon's routes through a real socket, checked against docs/openapi.yaml.
         .testTarget(name: "DaemonTests", dependencies: [

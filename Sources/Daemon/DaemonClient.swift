@@ -62,12 +62,19 @@ public struct DaemonClient: Sendable {
             head.headers.add(name: "Content-Length", value: String(parts.reduce(0) { $0 + $1.count }))
         }
         return try await channel.executeThenClose { inbound, outbound in
-            try await outbound.write(.head(head))
-            for (i, part) in parts.enumerated() {
-                if i > 0, pause > .zero { try await Task.sleep(for: pause) }
-                try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: part))))
+            // The daemon may answer (400, 413, 415) and close before it has read the whole body;
+            // its answer is still there to read, so a failed write is reported only without one.
+            var writeFailure: (any Error)?
+            do {
+                try await outbound.write(.head(head))
+                for (i, part) in parts.enumerated() {
+                    if i > 0, pause > .zero { try await Task.sleep(for: pause) }
+                    try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: part))))
+                }
+                try await outbound.write(.end(nil))
+            } catch {
+                writeFailure = error
             }
-            try await outbound.write(.end(nil))
             var status: Int?
             var replyHeaders: [(String, String)] = []
             var body = ByteBuffer()
@@ -83,7 +90,7 @@ public struct DaemonClient: Sendable {
                     return Reply(status: status, headers: replyHeaders, body: Array(body.readableBytesView))
                 }
             }
-            throw Failure.protocolError("the connection closed before the reply was complete")
+            throw writeFailure ?? Failure.protocolError("the connection closed before the reply was complete")
         }
     }
 }

@@ -1,6 +1,7 @@
 import Configuration
 import Foundation
 import Logging
+import Rights
 import SystemPackage
 import Yams
 
@@ -26,6 +27,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var maxTop = 50
     /// trace, debug, info, notice, warning, error, critical (`log.level`).
     public var logLevel = Logger.Level.info
+    /// The action for each use of a recording no policy covers (`rights.default.<use>`).
+    public var defaultPolicy = DefaultPolicy.standard
 
     public init() {}
 
@@ -38,10 +41,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
     }
 
     /// Every key the file may hold; anything else is a typo worth stopping for.
-    static let knownKeys: Set<String> = [
+    static let knownKeys: Set<String> = Set([
         "home", "socket", "database.url", "database.poolSize", "server.maxBodyBytes",
         "match.maxQuerySeconds", "match.maxTop", "log.level",
-    ]
+    ]).union(Use.allCases.map { "rights.default.\($0.rawValue)" })
 
     /// Where the YAML file is looked for when none is named: a checkout's `config/`, then `/etc`.
     public static let defaultFiles = ["config/tracemark.yaml", "/etc/tracemark/tracemark.yaml"]
@@ -83,6 +86,14 @@ public struct DaemonConfiguration: Sendable, Equatable {
                 throw DaemonError.configuration("log.level: '\(level)' is not one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             c.logLevel = parsed
+        }
+        for use in Use.allCases {
+            let key = "rights.default.\(use.rawValue)"
+            guard let text = try string(reader, key) else { continue }
+            guard let action = Action(rawValue: text.lowercased()) else {
+                throw DaemonError.configuration("\(key): '\(text)' is not one of \(Action.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            c.defaultPolicy.actions[use] = action
         }
         return c
     }

@@ -36,7 +36,7 @@ public enum DaemonService {
         defer { threads.shutdownGracefully { _ in } }
 
         let metrics = DaemonMetrics(pool: pool)
-        let router = Router()
+        let router = Router(context: DaemonContext.self)
         Routes(configuration: configuration, pool: pool, threads: threads, metrics: metrics,
                catalogSize: CatalogSizeCache()).add(to: router)
         let application = Application(

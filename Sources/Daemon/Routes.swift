@@ -6,6 +6,7 @@ import HummingbirdCore
 import NIOCore
 import NIOPosix
 import Registry
+import Rights
 
 /// A stored track as the API shows it.
 public struct TrackInfo: Codable, Sendable, Equatable {
@@ -60,6 +61,66 @@ public struct TrackPage: Codable, Sendable, Equatable {
     }
 }
 
+/// A recorded verification as the API shows it.
+public struct VerificationInfo: Codable, Sendable, Equatable {
+    public let id: Int64
+    public let requested_at: Date
+    public let peer_uid: Int32?
+    public let peer_gid: Int32?
+    public let peer_pid: Int32?
+    public let use: String
+    public let territory: String
+    public let at: Date
+    public let audio_sha256: String
+    public let decision: String
+    public let segments: [VerifiedSegment]
+
+    init(_ r: VerificationRecord) throws {
+        id = r.id; requested_at = r.requestedAt; peer_uid = r.peerUID; peer_gid = r.peerGID; peer_pid = r.peerPID
+        use = r.use; territory = r.territory; at = r.evaluatedAt; audio_sha256 = r.audioSHA256; decision = r.decision
+        segments = try JSONDecoder().decode([VerifiedSegment].self, from: Data(r.segmentsJSON.utf8))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(requested_at, forKey: .requested_at)
+        try c.encode(peer_uid, forKey: .peer_uid)
+        try c.encode(peer_gid, forKey: .peer_gid)
+        try c.encode(peer_pid, forKey: .peer_pid)
+        try c.encode(use, forKey: .use)
+        try c.encode(territory, forKey: .territory)
+        try c.encode(at, forKey: .at)
+        try c.encode(audio_sha256, forKey: .audio_sha256)
+        try c.encode(decision, forKey: .decision)
+        try c.encode(segments, forKey: .segments)
+    }
+}
+
+public struct VerificationPage: Codable, Sendable, Equatable {
+    public let verifications: [VerificationInfo]
+    /// Pass as `after` for the next page; null on the last page.
+    public let next_after: Int64?
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(verifications, forKey: .verifications)
+        try c.encode(next_after, forKey: .next_after)
+    }
+}
+
+/// ISO 8601 with or without fractional seconds, or a plain date (midnight UTC).
+func parseTimestamp(_ text: String) -> Date? {
+    let full = ISO8601DateFormatter()
+    if let date = full.date(from: text) { return date }
+    let fractional = ISO8601DateFormatter()
+    fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    if let date = fractional.date(from: text) { return date }
+    let day = ISO8601DateFormatter()
+    day.formatOptions = [.withFullDate]
+    return day.date(from: text)
+}
+
 public struct Health: Codable, Sendable, Equatable {
     public struct Catalog: Codable, Sendable, Equatable {
         public let tracks: Int
@@ -86,12 +147,14 @@ struct Routes: Sendable {
 
     static let serverTiming = HTTPField.Name("Server-Timing")!
     /// Every route, in the OpenAPI document's path syntax.
-    static let paths = ["/v1/health", "/v1/match", "/v1/tracks", "/v1/tracks/{id}", "/metrics"]
+    static let paths = ["/v1/health", "/v1/match", "/v1/verify", "/v1/verifications", "/v1/tracks", "/v1/tracks/{id}", "/metrics"]
 
-    func add(to router: Router<BasicRequestContext>) {
+    func add(to router: Router<DaemonContext>) {
         router.add(middleware: ErrorAndMetricsMiddleware(metrics: metrics))
         router.get("/v1/health") { _, _ in try await health() }
-        router.post("/v1/match") { request, context in try await match(request, context) }
+        router.post("/v1/match") { request, _ in try await match(request) }
+        router.post("/v1/verify") { request, context in try await verify(request, context) }
+        router.get("/v1/verifications") { request, _ in try await verifications(request) }
         router.get("/v1/tracks") { request, _ in try await tracks(request) }
         router.get("/v1/tracks/:id") { _, context in try await track(context) }
         router.get("/metrics") { _, _ in await prometheus() }
@@ -113,24 +176,76 @@ struct Routes: Sendable {
         return try json(answer)
     }
 
-    private func match(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    private func match(_ request: Request) async throws -> Response {
+        let top = try integer(request.uri.queryParameters, "top", default: 1, in: 1...configuration.maxTop)
+        let identifier = self.identifier
+        return try await analyse(request) { audio, _, db, timings in
+            try identifier.identify(audio, top: top, catalog: Catalog(db), timings: &timings)
+        }
+    }
+
+    private func verify(_ request: Request, _ context: DaemonContext) async throws -> Response {
         let query = request.uri.queryParameters
-        let top = try integer(query, "top", default: 1, in: 1...configuration.maxTop)
-        let raw = try rawFormat(query)
+        guard let useText = query["use"] else {
+            throw APIError.badParameter("use is required: one of \(Use.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard let use = Use(rawValue: String(useText)) else {
+            throw APIError.badParameter("use '\(useText)' is not one of \(Use.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard let territoryText = query["territory"] else { throw APIError.badParameter("territory is required: an ISO 3166-1 alpha-2 code such as SE") }
+        let territory = territoryText.uppercased()
+        guard Territories.isAssigned(territory) else {
+            throw APIError.badParameter("territory '\(territoryText)' is not an ISO 3166-1 alpha-2 code")
+        }
+        let at = try query["at"].map { text in
+            guard let date = parseTimestamp(String(text)) else {
+                throw APIError.badParameter("at '\(text)' is not an ISO 8601 time such as 2026-11-26T12:00:00Z")
+            }
+            return date
+        } ?? Date()
+        let peer = await context.peer()
+        let verifier = Verifier(defaultPolicy: configuration.defaultPolicy)
+        // A verification is a write: it is not repeated on a stale connection.
+        return try await analyse(request, retry: false) { audio, body, db, timings in
+            try verifier.verify(audio, audioSHA256: ContentDigest.sha256(body), use: use, territory: territory, at: at,
+                                peer: peer, db: db, timings: &timings)
+        }
+    }
+
+    private func verifications(_ request: Request) async throws -> Response {
+        let query = request.uri.queryParameters
+        let limit = try integer(query, "limit", default: 100, in: 1...1000)
+        let after = try integer(query, "after", default: 0, in: 0...Int(Int64.max))
+        let decision = try query["decision"].map { text in
+            guard let action = Action(rawValue: String(text)) else {
+                throw APIError.badParameter("decision '\(text)' is not one of \(Action.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return action.rawValue
+        }
+        let records = try await database { try RightsStore($0).verifications(after: Int64(after), limit: limit, decision: decision) }
+        let items = try records.map(VerificationInfo.init)
+        return try json(VerificationPage(verifications: items, next_after: records.count == limit ? records.last?.id : nil))
+    }
+
+    /// The shared path of match and verify: checks the request, collects and decodes the body on
+    /// the thread pool, then runs `work` with a pooled connection. Adds `Server-Timing`.
+    private func analyse<T: Encodable & Sendable>(
+        _ request: Request, retry: Bool = true,
+        _ work: @escaping @Sendable (DecodedAudio, [UInt8], PostgresConnection, inout IdentificationTimings) throws -> T
+    ) async throws -> Response {
+        let raw = try rawFormat(request.uri.queryParameters)
         try checkContentType(request, raw: raw)
         let body = try await collect(request.body, declaredLength: request.headers[.contentLength].flatMap { Int($0) })
         guard !body.isEmpty else { throw APIError.emptyBody }
-        let identifier = self.identifier, pool = self.pool, maxSeconds = configuration.maxQuerySeconds
-        let (answer, timings) = try await threads.runIfActive { () throws -> (MatchAnswer, IdentificationTimings) in
+        var decoder = identifier.analysis.decoder
+        decoder.maxDuration = configuration.maxQuerySeconds
+        let pool = self.pool
+        let (answer, timings) = try await threads.runIfActive { [decoder] () throws -> (T, IdentificationTimings) in
             var timings = IdentificationTimings()
             let clock = ContinuousClock(), start = clock.now
-            var decoder = identifier.analysis.decoder
-            decoder.maxDuration = maxSeconds
             let audio = try decoder.decode(bytes: body, source: "request body", raw: raw)
             timings.decode = clock.now - start
-            let answer = try pool.withConnection(retryOnStaleConnection: true) {
-                try identifier.identify(audio, top: top, catalog: Catalog($0), timings: &timings)
-            }
+            let answer = try pool.withConnection(retryOnStaleConnection: retry) { try work(audio, body, $0, &timings) }
             return (answer, timings)
         }
         var response = try json(answer)
@@ -147,7 +262,7 @@ struct Routes: Sendable {
         return try json(TrackPage(tracks: page.map(TrackInfo.init), next_after: page.count == limit ? page.last?.id : nil))
     }
 
-    private func track(_ context: BasicRequestContext) async throws -> Response {
+    private func track(_ context: DaemonContext) async throws -> Response {
         let text = context.parameters.get("id") ?? ""
         guard let id = Int32(text), id > 0 else { throw APIError.badParameter("track id '\(text)' is not a positive integer") }
         guard let track = try await database({ try Catalog($0).tracks(ids: [id])[id] }) else {
@@ -218,8 +333,8 @@ struct Routes: Sendable {
 }
 
 /// The API's JSON: sorted keys, unescaped slashes, ISO 8601 dates.
-enum APIJSON {
-    static func encode(_ value: some Encodable) throws -> Data {
+public enum APIJSON {
+    public static func encode(_ value: some Encodable) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601

@@ -134,6 +134,26 @@ public struct Catalog: Sendable {
         return result
     }
 
+    /// The track a user names: by id, ISRC or content SHA-256 (hex).
+    public func track(named name: String) throws -> Track? {
+        let isrc = name.replacingOccurrences(of: "-", with: "").uppercased()
+        let sha = name.count == 64 ? Self.bytes(hex: name) : nil
+        let rows = try db.query("""
+            SELECT \(Self.trackColumns) FROM tracks WHERE id = $1 OR isrc = $2 OR content_sha256 = $3 ORDER BY id LIMIT 1
+            """, [.int32(Int32(name) ?? -1), .text(isrc), sha.map(PostgresParameter.bytea) ?? .null])
+        return try rows.rows.first.map(Self.track)
+    }
+
+    static func bytes(hex: String) -> [UInt8]? {
+        var out: [UInt8] = []
+        var chars = hex.makeIterator()
+        while let a = chars.next(), let b = chars.next() {
+            guard let byte = UInt8(String([a, b]), radix: 16) else { return nil }
+            out.append(byte)
+        }
+        return out
+    }
+
     /// One page of the catalog in id order: tracks with an id above `after`.
     public func tracks(after: Int32, limit: Int) throws -> [Track] {
         let rows = try db.query("SELECT \(Self.trackColumns) FROM tracks WHERE id > $1 ORDER BY id LIMIT $2",

@@ -9,6 +9,7 @@ public enum PostgresParameter: Sendable {
     case text(String)
     case bytea([UInt8])
     case int32Array([Int32])
+    case textArray([String])
     case timestamp(Date)
 
     var oid: UInt32 {
@@ -20,6 +21,7 @@ public enum PostgresParameter: Sendable {
         case .text: return 25
         case .bytea: return 17
         case .int32Array: return 1007
+        case .textArray: return 1009
         case .timestamp: return 1184
         }
     }
@@ -37,6 +39,9 @@ public enum PostgresParameter: Sendable {
             // ndim, has-nulls, element oid, length, lower bound, then (length, value) pairs.
             w.int32(1); w.int32(0); w.int32(23); w.int32(Int32(values.count)); w.int32(1)
             for v in values { w.int32(4); w.int32(v) }
+        case let .textArray(values):
+            w.int32(1); w.int32(0); w.int32(25); w.int32(Int32(values.count)); w.int32(1)
+            for v in values { w.int32(Int32(v.utf8.count)); w.bytes(Array(v.utf8)) }
         case let .timestamp(date):
             w.int64(PostgresValue.microseconds(since2000: date))
         }

@@ -4,7 +4,7 @@ import Yams
 
 /// docs/openapi.yaml, and a check of a reply against it: the status must be documented for the
 /// route, and a JSON body must satisfy the response's schema (the subset of JSON Schema the
-/// document uses: $ref, type, required, properties, additionalProperties, items, enum, minimum,
+/// document uses: $ref, oneOf, type, required, properties, additionalProperties, items, enum, minimum,
 /// maximum, pattern).
 struct OpenAPIDocument: @unchecked Sendable {
     let root: [String: Any]
@@ -50,6 +50,10 @@ struct OpenAPIDocument: @unchecked Sendable {
     private func validate(_ value: Any, _ schemaIn: [String: Any], at path: String) -> [String] {
         var schema = schemaIn
         if let ref = schema["$ref"] as? String { schema = resolve(ref) }
+        if let branches = schema["oneOf"] as? [[String: Any]] {
+            let passing = branches.filter { validate(value, $0, at: path).isEmpty }.count
+            return passing == 1 ? [] : ["\(path): \(value) matches \(passing) of the oneOf branches, not exactly one"]
+        }
         let types = (schema["type"] as? [String]) ?? (schema["type"] as? String).map { [$0] } ?? []
         if !types.isEmpty, !types.contains(where: { Self.value(value, is: $0) }) {
             return ["\(path): \(value) is not of type \(types.joined(separator: "|"))"]
