@@ -35,6 +35,8 @@ let package = Package(
         // fftw3f_threads: FFTW's own planner lock, shared with the fingerprinter's plans.
         .target(name: "Remix", dependencies: ["Audio", "Spectral", "CFFTW", .product(name: "Yams", package: "Yams")],
                 linkerSettings: [.linkedLibrary("fftw3f_threads")]),
+        // Watermarks: the mark in the audio (DSP) and the signed, encrypted payload (OpenSSL EVP). Pure.
+        .target(name: "Watermark", dependencies: ["Audio", "Spectral", "COpenSSL"]),
         .target(name: "Daemon", dependencies: [
             "Audio", "Fingerprint", "Registry", "Rights",
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -63,6 +65,7 @@ let package = Package(
         // Drives the built `tracemark` executable against a real PostgreSQL.
         .testTarget(name: "TracemarkTests", dependencies: ["Registry", "Audio", "Daemon", "TestSupport"]),
         .testTarget(name: "RightsTests", dependencies: ["Rights"]),
+        .testTarget(name: "WatermarkTests", dependencies: ["Watermark", "Audio"]),
         .testTarget(name: "RemixTests", dependencies: ["Remix", "Audio"]),
         // The daemon's routes through a real socket, checked against docs/openapi.yaml.
         .testTarget(name: "DaemonTests", dependencies: [
