@@ -68,8 +68,10 @@ public struct Catalog: Sendable {
         return rows.rows.first?[0].int.map { Int32($0) }
     }
 
-    /// Stores a track and all its hashes in one transaction: whole or not at all.
-    public func store(_ track: NewTrack, landmarks: [Landmark], version: Int32) throws -> StoreOutcome {
+    /// Stores a track and all its hashes in one transaction: whole or not at all. `alsoStore`
+    /// runs inside the same transaction once the track has its id (its rights, at ingest).
+    public func store(_ track: NewTrack, landmarks: [Landmark], version: Int32,
+                      alsoStore: ((Int32) throws -> Void)? = nil) throws -> StoreOutcome {
         try db.transaction {
             let inserted = try db.query("""
                 INSERT INTO tracks (source_path, content_sha256, title, artist, album, isrc, duration_s,
@@ -96,6 +98,7 @@ public struct Catalog: Sendable {
                 copy.row(Int32(bitPattern: landmark.hash.value), id, landmark.frame)
             }
             try db.copyIn("COPY fingerprints (hash, track_id, frame) FROM STDIN (FORMAT binary)", data: copy.finished())
+            try alsoStore?(id)
             return .added(id)
         }
     }

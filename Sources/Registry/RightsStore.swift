@@ -108,49 +108,55 @@ public struct RightsStore: Sendable {
     public func apply(_ changes: [PolicyChange], source: String, dryRun: Bool) throws -> ImportSummary {
         try db.execute("BEGIN")
         do {
-            var summary = ImportSummary()
-            var problems: [String] = []
-            for change in changes {
-                if change.target.kind == .track {
-                    guard let id = Int32(change.target.value),
-                          try !db.query("SELECT 1 FROM tracks WHERE id = $1", [.int32(id)]).rows.isEmpty else {
-                        problems.append("\(change.origin): no track with id \(change.target.value) in the catalog")
-                        continue
-                    }
-                }
-                let rules = String(decoding: try Self.encoder.encode(change.rules), as: UTF8.self)
-                let holder = try db.query("""
-                    WITH inserted AS (INSERT INTO rights_holders (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING id)
-                    SELECT id FROM inserted UNION ALL SELECT id FROM rights_holders WHERE name = $1
-                    """, [.text(change.holder)]).rows[0][0]
-                let policy = try db.query("""
-                    WITH inserted AS (
-                        INSERT INTO policies (target_kind, target, holder_id) VALUES ($1, $2, $3)
-                        ON CONFLICT (target_kind, target, holder_id) DO NOTHING RETURNING id)
-                    SELECT id FROM inserted UNION ALL
-                    SELECT id FROM policies WHERE target_kind = $1 AND target = $2 AND holder_id = $3
-                    """, [.text(change.target.kind.rawValue), .text(change.target.value), .int32(Int32(holder.int ?? 0))]).rows[0][0]
-                let policyID = Int32(policy.int ?? 0)
-                let latest = try db.query("""
-                    SELECT version, rules::text FROM policy_versions WHERE policy_id = $1 ORDER BY version DESC LIMIT 1
-                    """, [.int32(policyID)])
-                let version = Int32(latest.rows.first?[0].int ?? 0)
-                if let current = latest.rows.first?[1].text,
-                   let currentRules = try? Self.decoder.decode([Rule].self, from: Data(current.utf8)), currentRules == change.rules {
-                    summary.unchanged += 1
-                    continue
-                }
-                try db.query("INSERT INTO policy_versions (policy_id, version, rules, source) VALUES ($1, $2, $3::jsonb, $4)",
-                             [.int32(policyID), .int32(version + 1), .text(rules), .text(source)])
-                if version == 0 { summary.created += 1 } else { summary.versioned += 1 }
-            }
-            guard problems.isEmpty else { throw RightsImportError.rejected(problems) }
+            let summary = try applyInTransaction(changes, source: source)
             try db.execute(dryRun ? "ROLLBACK" : "COMMIT")
             return summary
         } catch {
             try? db.execute("ROLLBACK")
             throw error
         }
+    }
+
+    /// `apply` for a caller that holds the transaction (ingest stores a track and its rights together).
+    public func applyInTransaction(_ changes: [PolicyChange], source: String) throws -> ImportSummary {
+        var summary = ImportSummary()
+        var problems: [String] = []
+        for change in changes {
+            if change.target.kind == .track {
+                guard let id = Int32(change.target.value),
+                      try !db.query("SELECT 1 FROM tracks WHERE id = $1", [.int32(id)]).rows.isEmpty else {
+                    problems.append("\(change.origin): no track with id \(change.target.value) in the catalog")
+                    continue
+                }
+            }
+            let rules = String(decoding: try Self.encoder.encode(change.rules), as: UTF8.self)
+            let holder = try db.query("""
+                WITH inserted AS (INSERT INTO rights_holders (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING id)
+                SELECT id FROM inserted UNION ALL SELECT id FROM rights_holders WHERE name = $1
+                """, [.text(change.holder)]).rows[0][0]
+            let policy = try db.query("""
+                WITH inserted AS (
+                    INSERT INTO policies (target_kind, target, holder_id) VALUES ($1, $2, $3)
+                    ON CONFLICT (target_kind, target, holder_id) DO NOTHING RETURNING id)
+                SELECT id FROM inserted UNION ALL
+                SELECT id FROM policies WHERE target_kind = $1 AND target = $2 AND holder_id = $3
+                """, [.text(change.target.kind.rawValue), .text(change.target.value), .int32(Int32(holder.int ?? 0))]).rows[0][0]
+            let policyID = Int32(policy.int ?? 0)
+            let latest = try db.query("""
+                SELECT version, rules::text FROM policy_versions WHERE policy_id = $1 ORDER BY version DESC LIMIT 1
+                """, [.int32(policyID)])
+            let version = Int32(latest.rows.first?[0].int ?? 0)
+            if let current = latest.rows.first?[1].text,
+               let currentRules = try? Self.decoder.decode([Rule].self, from: Data(current.utf8)), currentRules == change.rules {
+                summary.unchanged += 1
+                continue
+            }
+            try db.query("INSERT INTO policy_versions (policy_id, version, rules, source) VALUES ($1, $2, $3::jsonb, $4)",
+                         [.int32(policyID), .int32(version + 1), .text(rules), .text(source)])
+            if version == 0 { summary.created += 1 } else { summary.versioned += 1 }
+        }
+        guard problems.isEmpty else { throw RightsImportError.rejected(problems) }
+        return summary
     }
 
     /// For each track, the version of every policy naming it that was in force at `time`.

@@ -118,7 +118,13 @@ struct IngestCommand: ParsableCommand {
         let track = NewTrack(sourcePath: file.path, contentSHA256: sha, title: meta?.title, artist: meta?.artist,
                              album: meta?.album, isrc: meta?.isrc, duration: audio.sourceDuration,
                              sampleRate: audio.sourceSampleRate, channels: audio.sourceChannels)
-        switch try catalog.store(track, landmarks: landmarks, version: analysis.parameters.version) {
+        // The sidecar's rights rule, attached to the master's content hash with the track itself.
+        let storeRights: ((Int32) throws -> Void)? = meta?.rights.map { rights in { _ in
+            let target = PolicyTarget(kind: .content, value: sha.map { String(format: "%02x", $0) }.joined())
+            _ = try RightsStore(db).applyInTransaction([PolicyChange(target: target, holder: rights.holder, rules: [rights.rule],
+                                                                     origin: file.path)], source: sidecar.path ?? "metadata sidecar")
+        } }
+        switch try catalog.store(track, landmarks: landmarks, version: analysis.parameters.version, alsoStore: storeRights) {
         case .added:
             progress.record({ $0.added += 1; $0.audioSeconds += audio.sourceDuration; $0.hashes += landmarks.count }, bytes: file.bytes)
         case .duplicate:

@@ -1,9 +1,12 @@
 import Foundation
+import Rights
 
 /// Titles, artists, albums and ISRCs for masters, read from a CSV or JSON sidecar and keyed by
 /// file name or path.
 ///
-/// CSV: a header row naming the columns `file` (or `path`), `title`, `artist`, `album`, `isrc`;
+/// CSV: a header row naming the columns `file` (or `path`), `title`, `artist`, `album`, `isrc`,
+/// and optionally one rights rule per master in the columns of `tracemark rights import`
+/// (`holder`, `territories`, `valid_from`, `valid_until`, a column per use, `replace_fallback`);
 /// RFC 4180 quoting. JSON: an array of objects with the same keys, or an object whose keys are
 /// file names and whose values are such objects.
 struct MetadataSidecar {
@@ -12,7 +15,16 @@ struct MetadataSidecar {
         var artist: String?
         var album: String?
         var isrc: String?
+        /// A rights rule for the master, attached to its content hash at ingest.
+        var rights: (holder: String, rule: Rule)?
+
+        static func == (a: Entry, b: Entry) -> Bool {
+            (a.title, a.artist, a.album, a.isrc) == (b.title, b.artist, b.album, b.isrc)
+                && a.rights?.holder == b.rights?.holder && a.rights?.rule == b.rights?.rule
+        }
     }
+
+    static let columns: Set<String> = Set(["file", "path", "title", "artist", "album", "isrc"] + RightsFile.ruleColumns)
 
     enum Failure: Error, CustomStringConvertible {
         case unreadable(String, String)
@@ -27,10 +39,13 @@ struct MetadataSidecar {
     }
 
     private(set) var entries: [String: Entry] = [:]
+    /// The file read, if any.
+    private(set) var path: String?
 
     init() {}
 
     init(path: String) throws {
+        self.path = path
         guard let data = FileManager.default.contents(atPath: path) else {
             throw Failure.unreadable(path, "cannot be read")
         }
@@ -62,7 +77,13 @@ struct MetadataSidecar {
             return v
         }
         if entries[key] != nil { throw Failure.invalid(file: file, line: line, message: "'\(key)' is listed twice") }
-        entries[key] = Entry(title: value("title"), artist: value("artist"), album: value("album"), isrc: isrc)
+        var rights: (holder: String, rule: Rule)?
+        if RightsFile.ruleColumns.contains(where: { value($0) != nil }) {
+            do { rights = try RightsFile.rule(fields.mapValues { $0.trimmingCharacters(in: .whitespaces) }) } catch {
+                throw Failure.invalid(file: file, line: line, message: "rights: \(error)")
+            }
+        }
+        entries[key] = Entry(title: value("title"), artist: value("artist"), album: value("album"), isrc: isrc, rights: rights)
     }
 
     private mutating func loadCSV(_ text: String, file: String) throws {
@@ -73,9 +94,8 @@ struct MetadataSidecar {
         guard let keyColumn = header.firstIndex(of: "file") ?? header.firstIndex(of: "path") else {
             throw Failure.invalid(file: file, line: 1, message: "the header needs a 'file' or 'path' column")
         }
-        let known: Set = ["file", "path", "title", "artist", "album", "isrc"]
-        if let unknown = header.first(where: { !known.contains($0) && !$0.isEmpty }) {
-            throw Failure.invalid(file: file, line: 1, message: "unknown column '\(unknown)' (known: file, path, title, artist, album, isrc)")
+        if let unknown = header.first(where: { !Self.columns.contains($0) && !$0.isEmpty }) {
+            throw Failure.invalid(file: file, line: 1, message: "unknown column '\(unknown)' (known: \(Self.columns.sorted().joined(separator: ", ")))")
         }
         for record in records.dropFirst() where !(record.fields.count == 1 && record.fields[0].isEmpty) {
             guard record.fields.count == header.count else {
@@ -98,8 +118,12 @@ struct MetadataSidecar {
             var out: [String: String] = [:]
             for (k, v) in dict {
                 let key = k.lowercased()
-                guard ["file", "path", "title", "artist", "album", "isrc"].contains(key) else {
+                guard Self.columns.contains(key) else {
                     throw Failure.invalid(file: file, line: nil, message: "\(place): unknown key '\(k)'")
+                }
+                if key == "territories", let codes = v as? [String] {
+                    out[key] = codes.joined(separator: " ")
+                    continue
                 }
                 guard let s = v as? String else {
                     throw Failure.invalid(file: file, line: nil, message: "\(place).\(k) must be a string")

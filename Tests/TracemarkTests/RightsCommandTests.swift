@@ -65,4 +65,20 @@ import Testing
         let missing = try CLI.run(["rights", "show", "999", "--database-url", url])
         #expect(missing.status != 0 && missing.stderr.contains("no track with id, ISRC or content SHA-256 '999'"))
     }
+
+    @Test func theIngestSidecarCanCarryARightsRule() throws {
+        let masters = directory + "/masters"
+        try FileManager.default.createDirectory(atPath: masters, withIntermediateDirectories: true)
+        try Data(try TestCatalog.wav(GeneratedMusic.track(seed: 31, seconds: 6, sampleRate: TestCatalog.rate)))
+            .write(to: URL(fileURLWithPath: masters + "/song.wav"))
+        let sidecar = try write("meta.csv", "file,title,holder,territories,remix,sync\nsong.wav,Song,Label S,SE NO,claim,block\n")
+        let bad = try write("bad.csv", "file,title,holder,territories,remix\nsong.wav,Song,Label S,SE,perhaps\n")
+        let rejected = try CLI.run(["ingest", masters, "--metadata", bad, "--database-url", url])
+        #expect(rejected.status != 0 && rejected.stderr.contains("bad.csv:2: rights: remix 'perhaps'"), "\(rejected.stderr)")
+
+        let ingest = try CLI.run(["ingest", masters, "--metadata", sidecar, "--database-url", url])
+        #expect(ingest.status == 0, "\(ingest.stderr)")
+        let show = try CLI.run(["rights", "show", "2", "--database-url", url])
+        #expect(show.stdout.contains("v1 of Label S") && show.stdout.contains("NO SE  always .. open  remix=claim sync=block"), "\(show.stdout)")
+    }
 }
