@@ -81,7 +81,8 @@ struct VerifyCommand: AsyncParsableCommand {
             let what = segment.track.map { t in
                 "track \(t.track_id)\([t.title, t.artist].compactMap { $0 }.isEmpty ? "" : " " + [t.title, t.artist].compactMap { $0 }.joined(separator: " - ")) at \(String(format: "%.2f", t.offset_s)) s"
             } ?? "no catalog recording"
-            print(String(format: "  %7.2f-%7.2f s  %-7@  %@: %@", segment.start_s, segment.end_s, segment.action.rawValue, what, segment.reason))
+            let action = segment.action.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)
+            print(String(format: "  %7.2f-%7.2f s  ", segment.start_s, segment.end_s) + "\(action)  \(what): \(segment.reason)")
         }
     }
 
