@@ -37,10 +37,10 @@ public struct DaemonClient: Sendable {
     /// True when a daemon accepts connections on the socket.
     public var isAnswering: Bool { SocketFile.answers(socketPath) }
 
-    /// Sends one request and reads the whole reply. `bodyParts` are written one after another
-    /// (`pause` between them), which lets tests keep a request in flight.
+    /// Sends one request and reads the whole reply. `bodyParts` are written one after another,
+    /// with `betweenParts` awaited between them, which lets tests act while a request is in flight.
     public func send(_ method: HTTPMethod, _ target: String, body: [UInt8]? = nil, headers: [(String, String)] = [],
-                     bodyParts: [[UInt8]]? = nil, pause: Duration = .zero) async throws -> Reply {
+                     bodyParts: [[UInt8]]? = nil, betweenParts: (@Sendable () async throws -> Void)? = nil) async throws -> Reply {
         let channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
         do {
             channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -68,7 +68,7 @@ public struct DaemonClient: Sendable {
             do {
                 try await outbound.write(.head(head))
                 for (i, part) in parts.enumerated() {
-                    if i > 0, pause > .zero { try await Task.sleep(for: pause) }
+                    if i > 0, let betweenParts { try await betweenParts() }
                     try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: part))))
                 }
                 try await outbound.write(.end(nil))

@@ -40,6 +40,18 @@ public struct TrackMatch: Codable, Sendable, Equatable {
     }
 }
 
+extension TrackMatch {
+    /// A matcher candidate in seconds, with what the catalog knows about its track.
+    init(_ c: Candidate, track: Track, secondsPerFrame: Double, queryHashes: Int) {
+        func seconds(_ frames: Int32) -> Double { (Double(frames) * secondsPerFrame * 1000).rounded() / 1000 }
+        self.init(track_id: track.id, title: track.title, artist: track.artist, isrc: track.isrc,
+                  source_path: track.sourcePath, offset_s: seconds(c.offsetFrames),
+                  query_start_s: seconds(c.queryFrames.lowerBound), query_end_s: seconds(c.queryFrames.upperBound),
+                  master_start_s: seconds(c.masterFrames.lowerBound), master_end_s: seconds(c.masterFrames.upperBound),
+                  score: c.score, confidence: (min(1, Double(c.score) / Double(max(queryHashes, 1))) * 1000).rounded() / 1000)
+    }
+}
+
 /// What was analysed of the query.
 public struct QuerySummary: Codable, Sendable, Equatable {
     public let duration_s: Double
@@ -79,18 +91,9 @@ public struct Identifier: Sendable {
         let tracks = try catalog.tracks(ids: candidates.map(\.trackID))
         timings.lookup += clock.now - start
 
-        let seconds = parameters.secondsPerFrame
-        let distinctHashes = max(1, Set(query.map(\.hash)).count)
-        func rounded(_ frames: Int32) -> Double { (Double(frames) * seconds * 1000).rounded() / 1000 }
-        let matches = candidates.compactMap { c -> TrackMatch? in
-            guard let track = tracks[c.trackID] else { return nil } // deleted since the lookup
-            return TrackMatch(
-                track_id: track.id, title: track.title, artist: track.artist, isrc: track.isrc,
-                source_path: track.sourcePath, offset_s: rounded(c.offsetFrames),
-                query_start_s: rounded(c.queryFrames.lowerBound), query_end_s: rounded(c.queryFrames.upperBound),
-                master_start_s: rounded(c.masterFrames.lowerBound), master_end_s: rounded(c.masterFrames.upperBound),
-                score: c.score,
-                confidence: (min(1, Double(c.score) / Double(distinctHashes)) * 1000).rounded() / 1000)
+        let distinctHashes = Set(query.map(\.hash)).count
+        let matches = candidates.compactMap { c in
+            tracks[c.trackID].map { TrackMatch(c, track: $0, secondsPerFrame: parameters.secondsPerFrame, queryHashes: distinctHashes) }
         }
         return MatchAnswer(matches: matches,
                            query: QuerySummary(duration_s: (audio.duration * 1000).rounded() / 1000, hashes: query.count))

@@ -6,30 +6,6 @@ import Rights
 
 /// One stretch of a verified query and what the rights say about it.
 public struct VerifiedSegment: Codable, Sendable, Equatable {
-    public struct Master: Codable, Sendable, Equatable {
-        public let track_id: Int32
-        public let title: String?
-        public let artist: String?
-        public let isrc: String?
-        public let source_path: String
-        public let offset_s: Double
-        public let master_start_s: Double
-        public let master_end_s: Double
-        public let score: Int
-
-        public func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(track_id, forKey: .track_id)
-            try c.encode(title, forKey: .title)
-            try c.encode(artist, forKey: .artist)
-            try c.encode(isrc, forKey: .isrc)
-            try c.encode(source_path, forKey: .source_path)
-            try c.encode(offset_s, forKey: .offset_s)
-            try c.encode(master_start_s, forKey: .master_start_s)
-            try c.encode(master_end_s, forKey: .master_end_s)
-            try c.encode(score, forKey: .score)
-        }
-    }
     public struct Policy: Codable, Sendable, Equatable {
         public let id: Int32
         public let version: Int32
@@ -37,8 +13,8 @@ public struct VerifiedSegment: Codable, Sendable, Equatable {
     }
     public let start_s: Double
     public let end_s: Double
-    /// The master found in this stretch; null when none was.
-    public let track: Master?
+    /// The master found in this stretch, with the stretch's agreeing hashes; null when none was.
+    public let track: TrackMatch?
     public let action: Action
     public let reason: String
     /// The policy version that decided; null for the default policy and for unknown audio.
@@ -105,23 +81,21 @@ public struct Verifier: Sendable {
         let rights = RightsStore(db)
         let policies = try rights.policiesInForce(for: Array(tracks.values), at: time)
 
-        let seconds = parameters.secondsPerFrame
-        func rounded(_ frames: Int32) -> Double { (Double(frames) * seconds * 1000).rounded() / 1000 }
+        func seconds(_ frames: Int32) -> Double { (Double(frames) * parameters.secondsPerFrame * 1000).rounded() / 1000 }
         let duration = (audio.duration * 1000).rounded() / 1000
+        let distinctHashes = Set(query.map(\.hash)).count
         let segments = spans.map { span -> VerifiedSegment in
-            let startS = rounded(span.frames.lowerBound)
-            let endS = span.frames.upperBound >= frameCount ? duration : rounded(span.frames.upperBound)
+            let start = seconds(span.frames.lowerBound)
+            let end = span.frames.upperBound >= frameCount ? duration : seconds(span.frames.upperBound)
             guard let match = span.match, let track = tracks[match.trackID] else {
-                return VerifiedSegment(start_s: startS, end_s: endS, track: nil, action: .allow,
+                return VerifiedSegment(start_s: start, end_s: end, track: nil, action: .allow,
                                        reason: "no catalog recording found in this stretch", policy: nil, replace_fallback: nil)
             }
             let decision = PolicyEvaluator.decide(use, territory: territory, at: time, policies: policies[track.id] ?? [],
                                                   default: defaultPolicy)
             return VerifiedSegment(
-                start_s: startS, end_s: endS,
-                track: .init(track_id: track.id, title: track.title, artist: track.artist, isrc: track.isrc, source_path: track.sourcePath,
-                             offset_s: rounded(match.offsetFrames), master_start_s: rounded(match.masterFrames.lowerBound),
-                             master_end_s: rounded(match.masterFrames.upperBound), score: match.score),
+                start_s: start, end_s: end,
+                track: TrackMatch(match, track: track, secondsPerFrame: parameters.secondsPerFrame, queryHashes: distinctHashes),
                 action: decision.action, reason: decision.reason,
                 policy: decision.policyID.map { VerifiedSegment.Policy(id: $0, version: decision.policyVersion ?? 0, holder: decision.holder ?? "") },
                 replace_fallback: decision.replaceFallback)

@@ -28,11 +28,7 @@ struct MatchCommand: AsyncParsableCommand {
     @Flag(help: "One JSON object per file: {\"file\", \"match\": null | {track_id, source_path, title, artist, isrc, offset_s, score}}.")
     var json = false
 
-    @Flag(help: "Open the database directly even when a daemon answers on the socket.")
-    var direct = false
-
-    @Option(help: ArgumentHelp("The daemon's socket (default: $TRACEMARK_SOCKET, else <data-dir>/run/tracemark.sock).", valueName: "path"))
-    var socket: String?
+    @OptionGroup var daemon: DaemonOptions
 
     @OptionGroup var registry: RegistryOptions
 
@@ -71,11 +67,8 @@ struct MatchCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let socketPath = socket ?? ProcessInfo.processInfo.environment["TRACEMARK_SOCKET"]
-            ?? DaemonConfiguration.defaultSocketPath(dataDirectory: registry.resolvedDataDirectory)
-        let client = DaemonClient(socketPath: socketPath)
         let source: Source
-        if !direct, registry.databaseURL == nil, client.isAnswering {
+        if let client = daemon.client(registry) {
             source = .daemon(client)
         } else {
             let opened = try registry.open()
@@ -134,8 +127,7 @@ struct MatchCommand: AsyncParsableCommand {
             }
             let reply = try await client.send(.POST, "/v1/match", body: bytes, headers: [("Content-Type", "application/octet-stream")])
             guard reply.status == 200 else {
-                let message = (try? JSONDecoder().decode(APIError.Body.self, from: Data(reply.body)))?.error.message ?? reply.text
-                throw ValidationFailure("\(file): \(message) (HTTP \(reply.status))")
+                throw ValidationFailure("\(file): \(errorMessage(reply)) (HTTP \(reply.status))")
             }
             do {
                 return try JSONDecoder().decode(MatchAnswer.self, from: Data(reply.body)).matches.first

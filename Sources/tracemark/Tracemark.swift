@@ -50,6 +50,30 @@ struct RegistryOptions: ParsableArguments {
     }
 }
 
+/// How a client command reaches the daemon, and whether it should.
+struct DaemonOptions: ParsableArguments {
+    @Flag(help: "Open the database directly even when a daemon answers on the socket.")
+    var direct = false
+
+    @Option(help: ArgumentHelp("The daemon's socket (default: $TRACEMARK_SOCKET, else <data-dir>/run/tracemark.sock).", valueName: "path"))
+    var socket: String?
+
+    /// A client of the daemon when one answers and nothing asks for the direct path (--direct,
+    /// or --database-url naming a database the daemon may not be using); nil otherwise.
+    func client(_ registry: RegistryOptions) -> DaemonClient? {
+        guard !direct, registry.databaseURL == nil else { return nil }
+        let path = socket ?? ProcessInfo.processInfo.environment["TRACEMARK_SOCKET"]
+            ?? DaemonConfiguration.defaultSocketPath(dataDirectory: registry.resolvedDataDirectory)
+        let client = DaemonClient(socketPath: path)
+        return client.isAnswering ? client : nil
+    }
+}
+
+/// The error message in a daemon's error reply, or its body as text.
+func errorMessage(_ reply: DaemonClient.Reply) -> String {
+    (try? JSONDecoder().decode(APIError.Body.self, from: Data(reply.body)))?.error.message ?? reply.text
+}
+
 /// An error printed as it is, without a usage banner.
 struct ValidationFailure: Error, CustomStringConvertible {
     let description: String

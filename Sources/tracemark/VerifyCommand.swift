@@ -35,11 +35,7 @@ struct VerifyCommand: AsyncParsableCommand {
     @Flag(help: "Print the daemon's JSON answer.")
     var json = false
 
-    @Flag(help: "Open the database directly even when a daemon answers on the socket.")
-    var direct = false
-
-    @Option(help: ArgumentHelp("The daemon's socket (default: $TRACEMARK_SOCKET, else <data-dir>/run/tracemark.sock).", valueName: "path"))
-    var socket: String?
+    @OptionGroup var daemon: DaemonOptions
 
     @OptionGroup var registry: RegistryOptions
 
@@ -54,17 +50,13 @@ struct VerifyCommand: AsyncParsableCommand {
         do { bytes = Array(try Data(contentsOf: URL(fileURLWithPath: file))) } catch {
             throw ValidationFailure("\(file): cannot read: \(error.localizedDescription)")
         }
-        let socketPath = socket ?? ProcessInfo.processInfo.environment["TRACEMARK_SOCKET"]
-            ?? DaemonConfiguration.defaultSocketPath(dataDirectory: registry.resolvedDataDirectory)
-        let client = DaemonClient(socketPath: socketPath)
         let answer: VerifyAnswer
-        if !direct, registry.databaseURL == nil, client.isAnswering {
+        if let client = daemon.client(registry) {
             var target = "/v1/verify?use=\(use)&territory=\(territory.uppercased())"
             if let at { target += "&at=" + (at.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? at) }
             let reply = try await client.send(.POST, target, body: bytes, headers: [("Content-Type", "application/octet-stream")])
             guard reply.status == 200 else {
-                let message = (try? JSONDecoder().decode(APIError.Body.self, from: Data(reply.body)))?.error.message ?? reply.text
-                throw ValidationFailure("\(file): \(message) (HTTP \(reply.status))")
+                throw ValidationFailure("\(file): \(errorMessage(reply)) (HTTP \(reply.status))")
             }
             let decoder = JSONDecoder()
             decoder.dateDecodingStrategy = .iso8601

@@ -43,10 +43,11 @@ import Glibc
         let clip = try TestCatalog.excerpt(seed: Self.seeds[1], masterSeconds: 20, start: 6, seconds: 8)
         let half = clip.count / 2
         // The body's second half goes out after the signal, so the request is in flight when it lands.
-        async let reply = DaemonClient(socketPath: socket).send(.POST, "/v1/match", bodyParts: [Array(clip[..<half]), Array(clip[half...])],
-                                                                pause: .milliseconds(1500))
-        try await Task.sleep(for: .milliseconds(500))
-        kill(daemon.processIdentifier, SIGTERM)
+        let pid = daemon.processIdentifier
+        async let reply = DaemonClient(socketPath: socket).send(.POST, "/v1/match", bodyParts: [Array(clip[..<half]), Array(clip[half...])]) {
+            kill(pid, SIGTERM)
+            try await Task.sleep(for: .milliseconds(1000))
+        }
         let answer = try await reply
         #expect(answer.status == 200, "\(answer.text)")
         #expect(try JSONDecoder().decode(MatchAnswer.self, from: Data(answer.body)).matches.first?.track_id == ids[1])
