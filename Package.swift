@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "tracemark", targets: ["tracemark"]),
+        .executable(name: "tracemark-watermark-tool", targets: ["WatermarkTool"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -37,6 +38,8 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("fftw3f_threads")]),
         // Watermarks: the mark in the audio (DSP) and the signed, encrypted payload (OpenSSL EVP). Pure.
         .target(name: "Watermark", dependencies: ["Audio", "Spectral", "COpenSSL"]),
+        // Embeds and detects marks on files for the robustness harness (tools/eval-watermark).
+        .executableTarget(name: "WatermarkTool", dependencies: ["Watermark", "Audio"]),
         .target(name: "Daemon", dependencies: [
             "Audio", "Fingerprint", "Registry", "Rights",
             .product(name: "Hummingbird", package: "hummingbird"),
