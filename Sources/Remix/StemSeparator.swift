@@ -8,8 +8,8 @@ import Spectral
 /// - harmonic/percussive: median-filter HPSS (FitzGerald 2010): a median along time keeps what is
 ///   steady in pitch, a median along frequency keeps what is broadband and short; Wiener masks
 ///   H^2 / (H^2 + P^2). This plain form is also the baseline the vocal method is measured against.
-/// - vocals: the product of three cues, each a soft mask in [0, 1]:
-///   non-repetition (REPET, Rafii and Pardo 2013: the accompaniment is what repeats with the
+/// - vocals: the product of four cues, each a soft mask in [0, 1]: the HPSS harmonic mask (the
+///   voice is pitched, drums are not); non-repetition (REPET, Rafii and Pardo 2013: the accompaniment is what repeats with the
 ///   song's period, modelled as the median of the spectrogram one, two and three periods away);
 ///   centre (stereo only: a voice is mixed to the centre, so its bins have the same level and phase
 ///   in both channels); and the voice band (100 Hz to 12 kHz). The accompaniment is the complement,
@@ -24,8 +24,9 @@ public struct StemSeparator: Sendable {
         public var repetitions = 3
         /// Shortest and longest repetition period searched, in seconds.
         public var periodRange = 1.0...12.0
-        /// Exponent on the centre similarity: higher rejects more of what is panned off-centre.
-        public var centreSharpness: Float = 4
+        /// Exponent on the centre similarity: higher rejects more of what is panned off-centre, but
+        /// also more of the voice's own stereo reverb (0.5 measured best in docs/remix.md).
+        public var centreSharpness: Float = 0.5
         /// How much the repeating model counts against the voice.
         public var repetitionWeight: Float = 1
         public init() {}
@@ -56,14 +57,15 @@ public struct StemSeparator: Sendable {
         var masks: [Stem: [Float]] = [:]
         let wantsHPSS = stems.contains(.harmonic) || stems.contains(.percussive)
         let wantsVocals = stems.contains(.vocals) || stems.contains(.accompaniment)
+        // The vocal mask starts from the harmonic one: drums are not the voice.
+        let harmonic = harmonicMask(magnitude, frames: frames, bins: bins, sampleRate: audio.sampleRate, hop: size / 4)
         if wantsHPSS {
-            let harmonic = harmonicMask(magnitude, frames: frames, bins: bins, sampleRate: audio.sampleRate, hop: size / 4)
             if stems.contains(.harmonic) { masks[.harmonic] = harmonic }
             if stems.contains(.percussive) { masks[.percussive] = harmonic.map { 1 - $0 } }
         }
         progress(0.4)
         if wantsVocals {
-            let vocals = vocalMask(magnitude, spectra: spectra, sampleRate: audio.sampleRate, hop: size / 4, size: size)
+            let vocals = vocalMask(magnitude, harmonic: harmonic, spectra: spectra, sampleRate: audio.sampleRate, hop: size / 4, size: size)
             if stems.contains(.vocals) { masks[.vocals] = vocals }
             if stems.contains(.accompaniment) { masks[.accompaniment] = vocals.map { 1 - $0 } }
         }
@@ -111,9 +113,9 @@ public struct StemSeparator: Sendable {
         }
     }
 
-    func vocalMask(_ magnitude: [Float], spectra: [ComplexSpectrogram], sampleRate: Int, hop: Int, size: Int) -> [Float] {
+    func vocalMask(_ magnitude: [Float], harmonic: [Float], spectra: [ComplexSpectrogram], sampleRate: Int, hop: Int, size: Int) -> [Float] {
         let frames = spectra[0].frameCount, bins = spectra[0].binCount
-        var mask = [Float](repeating: 1, count: frames * bins)
+        var mask = harmonic
         // Non-repetition.
         let framesPerSecond = Double(sampleRate) / Double(hop)
         if let period = Self.repetitionPeriod(magnitude, frames: frames, bins: bins,
@@ -123,7 +125,7 @@ public struct StemSeparator: Sendable {
             for i in mask.indices {
                 let v = magnitude[i]
                 let repeating = v > 1e-12 ? min(model[i], v) / v : 1
-                mask[i] = max(0, 1 - weight * repeating)
+                mask[i] *= max(0, 1 - weight * repeating)
             }
         }
         // Centre.
@@ -136,7 +138,7 @@ public struct StemSeparator: Sendable {
                         let energy = lr * lr + li * li + rr * rr + ri * ri
                         let cross = 2 * (lr * rr + li * ri) // 2 Re(L conj R): 1 for identical channels, less when panned or out of phase
                         let similarity = energy > 1e-20 ? max(0, cross / energy) : 0
-                        mask[i] *= pow(similarity, sharpness)
+                        mask[i] *= sharpness == 0.5 ? similarity.squareRoot() : pow(similarity, sharpness)
                     }
                 }
             }
