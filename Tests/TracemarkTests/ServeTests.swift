@@ -42,9 +42,12 @@ import Glibc
         let daemon = try await serve()
         let clip = try TestCatalog.excerpt(seed: Self.seeds[1], masterSeconds: 20, start: 6, seconds: 8)
         let half = clip.count / 2
-        // The body's second half goes out after the signal, so the request is in flight when it lands.
+        // The body's second half goes out after the signal, so the request is in flight when it
+        // lands. The pause before the signal lets the daemon read the head: a request it has not
+        // begun to read is not in flight, and shutdown may close its connection.
         let pid = daemon.processIdentifier
         async let reply = DaemonClient(socketPath: socket).send(.POST, "/v1/match", bodyParts: [Array(clip[..<half]), Array(clip[half...])]) {
+            try await Task.sleep(for: .milliseconds(500))
             kill(pid, SIGTERM)
             try await Task.sleep(for: .milliseconds(1000))
         }
