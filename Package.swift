@@ -33,9 +33,7 @@ let package = Package(
         .target(name: "Registry", dependencies: ["CLibPQ", "Fingerprint", "Rights"],
                 resources: [.copy("schema")]),
         // The remix engine: edit descriptions and their renderer, effects, stem isolation, styles (pure DSP).
-        // fftw3f_threads: FFTW's own planner lock, shared with the fingerprinter's plans.
-        .target(name: "Remix", dependencies: ["Audio", "Spectral", "CFFTW", .product(name: "Yams", package: "Yams")],
-                linkerSettings: [.linkedLibrary("fftw3f_threads")]),
+        .target(name: "Remix", dependencies: ["Audio", "Spectral", .product(name: "Yams", package: "Yams")]),
         // Watermarks: the mark in the audio (DSP) and the signed, encrypted payload (OpenSSL EVP). Pure.
         .target(name: "Watermark", dependencies: ["Audio", "Spectral", "COpenSSL"]),
         // Embeds and detects marks on files for the robustness harness (tools/eval-watermark).

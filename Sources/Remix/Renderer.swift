@@ -1,5 +1,4 @@
 import Audio
-import CFFTW
 import Foundation
 
 /// Applies an edit to a whole recording, operation by operation, in memory. The output keeps the
@@ -9,7 +8,6 @@ public struct Renderer: Sendable {
 
     public init(separator: StemSeparator = StemSeparator()) {
         self.separator = separator
-        FFTWThreading.makePlannerThreadSafe()
     }
 
     /// `progress` gets the overall fraction done and the name of the operation running.
@@ -124,15 +122,4 @@ public struct Renderer: Sendable {
         let channels = try audio.channels.map { try SampleRateConverter.convert($0, ratio: ratio) }
         return AudioBuffer(channels: channels, sampleRate: audio.sampleRate)
     }
-}
-
-/// FFTW's planner is not thread-safe, and `FFTPlan` (fingerprinting) and `RealFFT` (remix) keep
-/// separate locks; once this has run, FFTW serialises planning itself (libfftw3f_threads).
-enum FFTWThreading {
-    private static let done: Bool = {
-        fftwf_make_planner_thread_safe()
-        return true
-    }()
-
-    static func makePlannerThreadSafe() { _ = done }
 }

@@ -36,7 +36,6 @@ public struct StemSeparator: Sendable {
 
     public init(parameters: Parameters = Parameters()) {
         self.parameters = parameters
-        FFTWThreading.makePlannerThreadSafe()
     }
 
     /// FFT size for a rate: about 93 ms (4096 at 44.1 and 48 kHz).

@@ -24,6 +24,7 @@ public final class FFTPlan: @unchecked Sendable {
     }
 
     private init(size: Int) {
+        FFTWPlanner.prepare()
         self.size = size
         let input = fftwf_alloc_real(size)!
         let output = fftwf_alloc_complex(size / 2 + 1)!

@@ -24,6 +24,7 @@ public final class RealFFT: @unchecked Sendable {
     }
 
     private init(size: Int) {
+        FFTWPlanner.prepare()
         self.size = size
         let buffers = RealFFTBuffers(size: size)
         // MEASURE costs a few milliseconds once per size and gives faster transforms than ESTIMATE.
