@@ -72,16 +72,7 @@ public struct AudioDecoder: Sendable {
     private func read(_ file: OpaquePointer, info: SF_INFO, source: String) throws -> DecodedAudio {
         let channels = Int(info.channels)
         let rate = Int(info.samplerate)
-        guard (1...Self.maxChannels).contains(channels) else {
-            throw AudioError.unsupportedLayout(source: source, reason: "\(channels) channels (at most \(Self.maxChannels) are read)")
-        }
-        guard rate >= 1000, rate <= 768_000 else {
-            throw AudioError.unsupportedLayout(source: source, reason: "sample rate \(rate) Hz is outside 1000-768000 Hz")
-        }
-        let maxFrames = Int(maxDuration * Double(rate))
-        if info.frames > maxFrames, info.frames < Int64(Int32.max) * 1024 {
-            throw AudioError.tooLong(source: source, seconds: Double(info.frames) / Double(rate), limit: maxDuration)
-        }
+        let maxFrames = try Self.checkLayout(info, source: source, maxDuration: maxDuration)
         // Integer decimation first (cheap), then libsamplerate for what remains of the ratio.
         let decimator = Decimator(inputRate: rate, targetRate: targetSampleRate, passband: 0.47 * Double(targetSampleRate))
         let decimatedRate = rate / (decimator?.factor ?? 1)
@@ -113,6 +104,23 @@ public struct AudioDecoder: Sendable {
         for i in output.indices where !output[i].isFinite { output[i] = 0 }
         return DecodedAudio(samples: output, sampleRate: targetSampleRate, sourceSampleRate: rate,
                             sourceChannels: channels, sourceDuration: Double(framesRead) / Double(rate))
+    }
+
+    /// Refuses channel counts, rates and declared lengths no real recording has, before anything
+    /// is allocated for them; returns the most frames `maxDuration` allows.
+    static func checkLayout(_ info: SF_INFO, source: String, maxDuration: Double) throws -> Int {
+        let channels = Int(info.channels), rate = Int(info.samplerate)
+        guard (1...maxChannels).contains(channels) else {
+            throw AudioError.unsupportedLayout(source: source, reason: "\(channels) channels (at most \(maxChannels) are read)")
+        }
+        guard rate >= 1000, rate <= 768_000 else {
+            throw AudioError.unsupportedLayout(source: source, reason: "sample rate \(rate) Hz is outside 1000-768000 Hz")
+        }
+        let maxFrames = Int(maxDuration * Double(rate))
+        if info.frames > maxFrames, info.frames < Int64(Int32.max) * 1024 {
+            throw AudioError.tooLong(source: source, seconds: Double(info.frames) / Double(rate), limit: maxDuration)
+        }
+        return maxFrames
     }
 
     private static func downmix(_ interleaved: [Float], channels: Int, frames: Int, into mono: inout [Float]) {

@@ -12,16 +12,7 @@ extension AudioDecoder {
         defer { sf_close(file) }
         let channelCount = Int(info.channels)
         let rate = Int(info.samplerate)
-        guard (1...maxChannels).contains(channelCount) else {
-            throw AudioError.unsupportedLayout(source: path, reason: "\(channelCount) channels (at most \(maxChannels) are read)")
-        }
-        guard rate >= 1000, rate <= 768_000 else {
-            throw AudioError.unsupportedLayout(source: path, reason: "sample rate \(rate) Hz is outside 1000-768000 Hz")
-        }
-        let maxFrames = Int(maxDuration * Double(rate))
-        if info.frames > maxFrames, info.frames < Int64(Int32.max) * 1024 {
-            throw AudioError.tooLong(source: path, seconds: Double(info.frames) / Double(rate), limit: maxDuration)
-        }
+        let maxFrames = try checkLayout(info, source: path, maxDuration: maxDuration)
         let blockFrames = 16384
         var block = [Float](repeating: 0, count: blockFrames * channelCount)
         var channels = [[Float]](repeating: [], count: channelCount)
