@@ -20,6 +20,11 @@ public enum DaemonService {
                            shutdownSignals: [UnixSignal] = [.sigterm, .sigint],
                            onReady: @escaping @Sendable (String) async -> Void = { _ in }) async throws {
         let socketPath = configuration.resolvedSocketPath
+        do {
+            try KeyStore(dataDirectory: configuration.dataDirectory).checkPermissions()
+        } catch {
+            throw DaemonError.configuration("\(error)")
+        }
         // Check the socket before starting a database: a second daemon must not disturb the first.
         try SocketFile.prepare(socketPath)
         let registry: Registry
