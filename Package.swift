@@ -53,7 +53,7 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "tracemark", dependencies: [
-            "Audio", "Spectral", "Fingerprint", "Registry", "Rights", "Daemon", "Remix",
+            "Audio", "Spectral", "Fingerprint", "Registry", "Rights", "Daemon", "Remix", "Watermark",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -62,7 +62,7 @@ let package = Package(
         .testTarget(name: "AudioTests", dependencies: ["Audio", "TestSupport"]),
         .testTarget(name: "SpectralTests", dependencies: ["Spectral"]),
         .testTarget(name: "FingerprintTests", dependencies: ["Fingerprint", "TestSupport"]),
-        .testTarget(name: "RegistryTests", dependencies: ["Registry", "Fingerprint", "Rights", "TestSupport"]),
+        .testTarget(name: "RegistryTests", dependencies: ["Registry", "Fingerprint", "Rights", "Watermark", "TestSupport"]),
         // Drives the built `tracemark` executable against a real PostgreSQL.
         .testTarget(name: "TracemarkTests", dependencies: ["Registry", "Audio", "Daemon", "TestSupport"]),
         .testTarget(name: "RightsTests", dependencies: ["Rights"]),

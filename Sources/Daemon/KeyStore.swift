@@ -61,6 +61,21 @@ public struct KeyStore: Sendable {
         }
     }
 
+    /// The public halves of every signing key, current and retired, by key id: what ledger rows and
+    /// certificates are verified with.
+    public func verifyingKeys() throws -> [String: VerifyingKey] {
+        var keys: [String: VerifyingKey] = [:]
+        for entry in try entries() where entry.kind == .signing {
+            let text: String
+            do { text = try String(contentsOfFile: entry.path, encoding: .utf8) } catch {
+                throw KeyStoreError.unreadable(entry.path, error.localizedDescription)
+            }
+            let key = try SigningKey(pem: text).publicKey
+            keys[key.id.hex] = key
+        }
+        return keys
+    }
+
     /// Refuses private key files that anyone but their owner can read or write.
     public func checkPermissions() throws {
         guard FileManager.default.fileExists(atPath: directory) else { return }
