@@ -30,7 +30,7 @@ let package = Package(
         .target(name: "Spectral", dependencies: ["CFFTW"]),
         .target(name: "Fingerprint", dependencies: ["Spectral"]),
         .target(name: "Rights"),
-        .target(name: "Registry", dependencies: ["CLibPQ", "Fingerprint", "Rights"],
+        .target(name: "Registry", dependencies: ["CLibPQ", "Fingerprint", "Rights", "Watermark"],
                 resources: [.copy("schema")]),
         // The remix engine: edit descriptions and their renderer, effects, stem isolation, styles (pure DSP).
         .target(name: "Remix", dependencies: ["Audio", "Spectral", .product(name: "Yams", package: "Yams")]),

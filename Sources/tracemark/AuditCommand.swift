@@ -33,7 +33,8 @@ struct AuditLogCommand: ParsableCommand {
         do {
             let formatter = ISO8601DateFormatter()
             for row in try Ledger(try registry.connect()).rows(after: after, limit: limit) {
-                print("\(row.serial)  \(formatter.string(from: row.issuedAt))  key \(row.signingKeyID)  "
+                let issued = Date(timeIntervalSince1970: Double(row.issuedAtMilliseconds) / 1000)
+                print("\(row.serial)  \(formatter.string(from: issued))  key \(row.signingKeyID)  "
                       + "\(row.certificate.count)-byte certificate  \(row.rowSHA256.prefix(8).map { String(format: "%02x", $0) }.joined())")
             }
         } catch {
@@ -57,14 +58,9 @@ struct AuditVerifyCommand: ParsableCommand {
         }
         let registry = try self.registry.open()
         defer { registry.close() }
-        let rows: [StoredLedgerRow]
+        let rows: [LedgerRow]
         do { rows = try Ledger(try registry.connect()).rows() } catch { throw ValidationFailure("\(error)") }
-        let chain = rows.map {
-            LedgerRow(serial: UInt64($0.serial), issuedAtMilliseconds: Int64(($0.issuedAt.timeIntervalSince1970 * 1000).rounded()),
-                      certificate: $0.certificate, previousSHA256: $0.previousSHA256, rowSHA256: $0.rowSHA256,
-                      signingKeyID: $0.signingKeyID, rowSignature: $0.rowSignature)
-        }
-        if let broken = LedgerChain.firstBreak(chain, verifyingKeys: keys) {
+        if let broken = LedgerChain.firstBreak(rows, verifyingKeys: keys) {
             throw ValidationFailure("ledger broken at \(broken)")
         }
         print("ledger intact: \(rows.count) rows, every link and signature checked")

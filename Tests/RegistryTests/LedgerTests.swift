@@ -16,21 +16,13 @@ import Watermark
 
     func append(_ certificate: [UInt8]) throws {
         _ = try Ledger(db).append { serial, previous in
-            let row = try LedgerRow.make(serial: UInt64(serial), issuedAtMilliseconds: 1_800_000_000_000 + serial,
-                                         certificate: certificate, previous: previous ?? LedgerChain.genesis, signingKey: key)
-            return StoredLedgerRow(serial: serial, issuedAt: Date(timeIntervalSince1970: Double(row.issuedAtMilliseconds) / 1000),
-                                   certificate: row.certificate, previousSHA256: row.previousSHA256, rowSHA256: row.rowSHA256,
-                                   signingKeyID: row.signingKeyID, rowSignature: row.rowSignature)
+            try LedgerRow.make(serial: serial, issuedAtMilliseconds: 1_800_000_000_000 + Int64(serial),
+                               certificate: certificate, previous: previous, signingKey: key)
         }
     }
 
     func firstBreak() throws -> LedgerChain.Break? {
-        let rows = try Ledger(db).rows().map {
-            LedgerRow(serial: UInt64($0.serial), issuedAtMilliseconds: Int64(($0.issuedAt.timeIntervalSince1970 * 1000).rounded()),
-                      certificate: $0.certificate, previousSHA256: $0.previousSHA256, rowSHA256: $0.rowSHA256,
-                      signingKeyID: $0.signingKeyID, rowSignature: $0.rowSignature)
-        }
-        return LedgerChain.firstBreak(rows, verifyingKeys: [key.id.hex: key.publicKey])
+        LedgerChain.firstBreak(try Ledger(db).rows(), verifyingKeys: [key.id.hex: key.publicKey])
     }
 
     func tamper(_ sql: String) throws {
