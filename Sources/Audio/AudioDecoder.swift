@@ -77,33 +77,43 @@ public struct AudioDecoder: Sendable {
         let decimator = Decimator(inputRate: rate, targetRate: targetSampleRate, passband: 0.47 * Double(targetSampleRate))
         let decimatedRate = rate / (decimator?.factor ?? 1)
         let resampler = decimatedRate == targetSampleRate ? nil : try Resampler(from: decimatedRate, to: targetSampleRate)
-        let blockFrames = 16384
-        var block = [Float](repeating: 0, count: blockFrames * channels)
-        var mono = [Float](repeating: 0, count: blockFrames)
+        var mono = [Float](repeating: 0, count: Self.blockFrames)
         var output: [Float] = []
         output.reserveCapacity(Int(Double(max(info.frames, 0)) * Double(targetSampleRate) / Double(rate)) + 1024)
-        var framesRead = 0
-        while true {
-            let n = Int(block.withUnsafeMutableBufferPointer { sf_readf_float(file, $0.baseAddress, sf_count_t(blockFrames)) })
-            if n <= 0 { break }
-            framesRead += n
-            if framesRead > maxFrames {
-                throw AudioError.tooLong(source: source, seconds: Double(framesRead) / Double(rate), limit: maxDuration)
-            }
+        let framesRead = try Self.readBlocks(file, info: info, source: source, maxFrames: maxFrames, maxDuration: maxDuration) { block, n in
             Self.downmix(block, channels: channels, frames: n, into: &mono)
             let reduced = decimator.map { $0.process(mono[0..<n]) } ?? Array(mono[0..<n])
             output.append(contentsOf: try resampler?.process(reduced, final: false) ?? reduced)
         }
-        if sf_error(file) != 0 {
-            throw AudioError.unreadable(source: source, reason: Self.lastError(file))
-        }
-        if framesRead == 0 { throw AudioError.empty(source: source) }
         let tail = decimator?.process([], final: true) ?? []
         output.append(contentsOf: try resampler?.process(tail, final: true) ?? tail)
         // Non-finite samples (corrupt float WAVs) would poison every later sum.
         for i in output.indices where !output[i].isFinite { output[i] = 0 }
         return DecodedAudio(samples: output, sampleRate: targetSampleRate, sourceSampleRate: rate,
                             sourceChannels: channels, sourceDuration: Double(framesRead) / Double(rate))
+    }
+
+    static let blockFrames = 16384
+
+    /// Reads the file block by block (interleaved frames, `n` of them), refusing more than
+    /// `maxFrames` as it goes and an empty or failing stream at the end; returns the frames read.
+    @discardableResult
+    static func readBlocks(_ file: OpaquePointer, info: SF_INFO, source: String, maxFrames: Int, maxDuration: Double,
+                           _ body: (_ block: [Float], _ n: Int) throws -> Void) throws -> Int {
+        var block = [Float](repeating: 0, count: blockFrames * Int(info.channels))
+        var framesRead = 0
+        while true {
+            let n = Int(block.withUnsafeMutableBufferPointer { sf_readf_float(file, $0.baseAddress, sf_count_t(blockFrames)) })
+            if n <= 0 { break }
+            framesRead += n
+            if framesRead > maxFrames {
+                throw AudioError.tooLong(source: source, seconds: Double(framesRead) / Double(info.samplerate), limit: maxDuration)
+            }
+            try body(block, n)
+        }
+        if sf_error(file) != 0 { throw AudioError.unreadable(source: source, reason: lastError(file)) }
+        if framesRead == 0 { throw AudioError.empty(source: source) }
+        return framesRead
     }
 
     /// Refuses channel counts, rates and declared lengths no real recording has, before anything

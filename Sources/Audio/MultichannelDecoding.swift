@@ -13,31 +13,18 @@ extension AudioDecoder {
         let channelCount = Int(info.channels)
         let rate = Int(info.samplerate)
         let maxFrames = try checkLayout(info, source: path, maxDuration: maxDuration)
-        let blockFrames = 16384
-        var block = [Float](repeating: 0, count: blockFrames * channelCount)
         var channels = [[Float]](repeating: [], count: channelCount)
         let expected = Int(min(max(info.frames, 0), Int64(maxFrames)))
         for c in 0..<channelCount { channels[c].reserveCapacity(expected) }
-        var framesRead = 0
-        while true {
-            let n = Int(block.withUnsafeMutableBufferPointer { sf_readf_float(file, $0.baseAddress, sf_count_t(blockFrames)) })
-            if n <= 0 { break }
-            framesRead += n
-            if framesRead > maxFrames {
-                throw AudioError.tooLong(source: path, seconds: Double(framesRead) / Double(rate), limit: maxDuration)
-            }
-            block.withUnsafeBufferPointer { x in
-                for c in 0..<channelCount {
-                    for i in 0..<n {
-                        let v = x[i * channelCount + c]
-                        // Non-finite samples (corrupt float files) would poison every later sum.
-                        channels[c].append(v.isFinite ? v : 0)
-                    }
+        try readBlocks(file, info: info, source: path, maxFrames: maxFrames, maxDuration: maxDuration) { block, n in
+            for c in 0..<channelCount {
+                for i in 0..<n {
+                    let v = block[i * channelCount + c]
+                    // Non-finite samples (corrupt float files) would poison every later sum.
+                    channels[c].append(v.isFinite ? v : 0)
                 }
             }
         }
-        if sf_error(file) != 0 { throw AudioError.unreadable(source: path, reason: lastError(file)) }
-        if framesRead == 0 { throw AudioError.empty(source: path) }
         return AudioBuffer(channels: channels, sampleRate: rate)
     }
 }
