@@ -28,17 +28,13 @@ struct AuditLogCommand: ParsableCommand {
     @OptionGroup var registry: RegistryOptions
 
     func run() throws {
-        let registry = try self.registry.open()
-        defer { registry.close() }
-        do {
+        try registry.withDatabase { db in
             let formatter = ISO8601DateFormatter()
-            for row in try Ledger(try registry.connect()).rows(after: after, limit: limit) {
+            for row in try Ledger(db).rows(after: after, limit: limit) {
                 let issued = Date(timeIntervalSince1970: Double(row.issuedAtMilliseconds) / 1000)
                 print("\(row.serial)  \(formatter.string(from: issued))  key \(row.signingKeyID)  "
                       + "\(row.certificate.count)-byte certificate  \(row.rowSHA256.prefix(8).map { String(format: "%02x", $0) }.joined())")
             }
-        } catch {
-            throw ValidationFailure("\(error)")
         }
     }
 }
@@ -56,10 +52,7 @@ struct AuditVerifyCommand: ParsableCommand {
         do { keys = try KeyStore(dataDirectory: registry.resolvedDataDirectory).verifyingKeys() } catch {
             throw ValidationFailure("\(error)")
         }
-        let registry = try self.registry.open()
-        defer { registry.close() }
-        let rows: [LedgerRow]
-        do { rows = try Ledger(try registry.connect()).rows() } catch { throw ValidationFailure("\(error)") }
+        let rows = try registry.withDatabase { try Ledger($0).rows() }
         if let broken = LedgerChain.firstBreak(rows, verifyingKeys: keys) {
             throw ValidationFailure("ledger broken at \(broken)")
         }

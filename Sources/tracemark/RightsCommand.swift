@@ -45,19 +45,14 @@ struct RightsImportCommand: ParsableCommand {
     func run() throws {
         let parsed: RightsFile
         do { parsed = try RightsFile(path: file) } catch { throw ValidationFailure("\(error)") }
-        let registry = try self.registry.open()
-        defer { registry.close() }
-        do {
-            let summary = try RightsStore(try registry.connect()).apply(parsed.changes, source: file, dryRun: dryRun)
+        try registry.withDatabase { db in
+            let summary = try RightsStore(db).apply(parsed.changes, source: file, dryRun: dryRun)
             print("\(dryRun ? "dry run, nothing written: would create" : "created") \(summary.created) policies, "
                   + "\(dryRun ? "add" : "added") \(summary.versioned) new versions, \(summary.unchanged) unchanged")
-        } catch {
-            throw ValidationFailure("\(error)")
         }
     }
 }
 
-/// Names a recording on the command line.
 struct TrackArgument: ParsableArguments {
     @Argument(help: ArgumentHelp("Track id, ISRC or content SHA-256.", valueName: "track"))
     var track: String
@@ -65,18 +60,11 @@ struct TrackArgument: ParsableArguments {
     @OptionGroup var registry: RegistryOptions
 
     func resolve(_ body: (Track, PostgresConnection) throws -> Void) throws {
-        let registry = try self.registry.open()
-        defer { registry.close() }
-        do {
-            let db = try registry.connect()
+        try registry.withDatabase { db in
             guard let found = try Catalog(db).track(named: track) else {
                 throw ValidationFailure("no track with id, ISRC or content SHA-256 '\(track)' in the catalog")
             }
             try body(found, db)
-        } catch let error as ValidationFailure {
-            throw error
-        } catch {
-            throw ValidationFailure("\(error)")
         }
     }
 }

@@ -40,6 +40,20 @@ struct RegistryOptions: ParsableArguments {
         databaseURL ?? ProcessInfo.processInfo.environment["TRACEMARK_DATABASE_URL"]
     }
 
+    /// Runs `body` with a connection to the opened registry, then leaves it; any failure is
+    /// reported as a clean error.
+    func withDatabase<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+        let registry = try open()
+        defer { registry.close() }
+        do {
+            return try body(try registry.connect())
+        } catch let error as ValidationFailure {
+            throw error
+        } catch {
+            throw ValidationFailure("\(error)")
+        }
+    }
+
     /// Opens (and migrates) the registry; reports failures as a clean error.
     func open() throws -> Registry {
         do {
