@@ -66,6 +66,12 @@ public struct APIError: HTTPResponseError, Sendable {
         case let error as AudioError:
             if case .tooLong = error { return APIError(.badRequest, code: "audio_too_long", error.description) }
             return APIError(.badRequest, code: "unreadable_audio", error.description)
+        case let error as IssuanceError:
+            if case .unsuitableAudio = error { return APIError(.badRequest, code: "unsuitable_audio", error.description) }
+            return APIError(.badRequest, code: "bad_parameter", error.description)
+        case let error as KeyStoreError:
+            // The keys live on the daemon's host: the operator has to create or repair them.
+            return APIError(.serviceUnavailable, code: "watermark_keys_unavailable", "watermark keys unavailable: \(error)")
         case let error as RegistryError where error.isConnectionLoss:
             return APIError(.serviceUnavailable, code: "database_unavailable",
                             "the database is unavailable (\(error.description)); retry shortly", retryAfter: 5)

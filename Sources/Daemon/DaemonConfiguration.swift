@@ -25,6 +25,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var maxQuerySeconds = 600.0
     /// Most results `?top=` may ask for (`match.maxTop`).
     public var maxTop = 50
+    /// Longest audio `POST /v1/watermarks` marks, in seconds (`watermark.maxSeconds`).
+    public var maxWatermarkSeconds = 900.0
     /// trace, debug, info, notice, warning, error, critical (`log.level`).
     public var logLevel = Logger.Level.info
     /// The action for each use of a recording no policy covers (`rights.default.<use>`).
@@ -43,7 +45,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     /// Every key the file may hold; anything else is a typo worth stopping for.
     static let knownKeys: Set<String> = Set([
         "home", "socket", "database.url", "database.poolSize", "server.maxBodyBytes",
-        "match.maxQuerySeconds", "match.maxTop", "log.level",
+        "match.maxQuerySeconds", "match.maxTop", "watermark.maxSeconds", "log.level",
     ]).union(Use.allCases.map { "rights.default.\($0.rawValue)" })
 
     /// Where the YAML file is looked for when none is named: a checkout's `config/`, then `/etc`.
@@ -81,6 +83,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         c.maxBodyBytes = try int(reader, "server.maxBodyBytes", in: 1024...(4 << 30)) ?? c.maxBodyBytes
         c.maxQuerySeconds = try double(reader, "match.maxQuerySeconds", in: 1...86_400) ?? c.maxQuerySeconds
         c.maxTop = try int(reader, "match.maxTop", in: 1...1000) ?? c.maxTop
+        c.maxWatermarkSeconds = try double(reader, "watermark.maxSeconds", in: 8...86_400) ?? c.maxWatermarkSeconds
         if let level = try string(reader, "log.level") {
             guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
                 throw DaemonError.configuration("log.level: '\(level)' is not one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")

@@ -76,6 +76,41 @@ public struct KeyStore: Sendable {
         return keys
     }
 
+    /// The keys new issuances use, as `current` names them.
+    public func currentKeys() throws -> IssuingKeys {
+        guard exists else { throw KeyStoreError.missing(directory) }
+        let current = try currentIDs()
+        func id(_ kind: Kind) throws -> String {
+            guard let id = current[kind] else {
+                throw KeyStoreError.usage("\(directory)/current names no \(kind.rawValue) key; run `tracemark keys rotate` to add one")
+            }
+            return id
+        }
+        let signing = try load(path(.signing, id(.signing))) { try SigningKey(pem: $0) }
+        let mark = try load(path(.mark, id(.mark))) { try MarkKey(hex: $0) }
+        let auditor = try load(path(.auditor, id(.auditor))) { try AuditorPublicKey(pem: $0) }
+        return IssuingKeys(signing: signing, mark: mark, auditor: auditor)
+    }
+
+    /// Every mark key, current first then retired ones: what detection tries.
+    public func markKeys() throws -> [MarkKey] {
+        let entries = try entries().filter { $0.kind == .mark }
+        return try (entries.filter(\.isCurrent) + entries.filter { !$0.isCurrent }).map { entry in
+            try load(entry.path) { try MarkKey(hex: $0) }
+        }
+    }
+
+    /// Reads and parses one key file; failures name the file.
+    private func load<Key>(_ path: String, _ parse: (String) throws -> Key) throws -> Key {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw KeyStoreError.unreadable(path, error.localizedDescription)
+        }
+        do { return try parse(text) } catch {
+            throw KeyStoreError.unreadable(path, "\(error)")
+        }
+    }
+
     /// Refuses private key files that anyone but their owner can read or write.
     public func checkPermissions() throws {
         guard FileManager.default.fileExists(atPath: directory) else { return }
@@ -159,6 +194,19 @@ public struct KeyStore: Sendable {
         let bytes = Array(text.utf8)
         let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
         guard written == bytes.count, fsync(fd) == 0 else { throw KeyStoreError.unwritable(path, String(cString: strerror(errno))) }
+    }
+}
+
+/// The keys one issuance uses: the registry's signing key, the mark key, the auditor's public key.
+public struct IssuingKeys: Sendable {
+    public let signing: SigningKey
+    public let mark: MarkKey
+    public let auditor: AuditorPublicKey
+
+    public init(signing: SigningKey, mark: MarkKey, auditor: AuditorPublicKey) {
+        self.signing = signing
+        self.mark = mark
+        self.auditor = auditor
     }
 }
 

@@ -147,7 +147,8 @@ struct Routes: Sendable {
 
     static let serverTiming = HTTPField.Name("Server-Timing")!
     /// Every route, in the OpenAPI document's path syntax.
-    static let paths = ["/v1/health", "/v1/match", "/v1/verify", "/v1/verifications", "/v1/tracks", "/v1/tracks/{id}", "/metrics"]
+    static let paths = ["/v1/health", "/v1/match", "/v1/verify", "/v1/verifications", "/v1/tracks", "/v1/tracks/{id}",
+                        "/v1/watermarks", "/v1/watermarks/{serial}", "/v1/watermarks/detect", "/metrics"]
 
     func add(to router: Router<DaemonContext>) {
         router.add(middleware: ErrorAndMetricsMiddleware(metrics: metrics))
@@ -157,11 +158,15 @@ struct Routes: Sendable {
         router.get("/v1/verifications") { request, _ in try await verifications(request) }
         router.get("/v1/tracks") { request, _ in try await tracks(request) }
         router.get("/v1/tracks/:id") { _, context in try await track(context) }
+        // Watermarks (WatermarkRoutes.swift): issue, fetch a certificate, detect.
+        router.post("/v1/watermarks") { request, context in try await issueWatermark(request, context) }
+        router.get("/v1/watermarks/:serial") { _, context in try await watermarkCertificate(context) }
+        router.post("/v1/watermarks/detect") { request, _ in try await detectWatermark(request) }
         router.get("/metrics") { _, _ in await prometheus() }
     }
 
     /// Runs blocking database work on the thread pool with a pooled connection.
-    private func database<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+    func database<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
         let pool = self.pool
         return try await threads.runIfActive { try pool.withConnection(retryOnStaleConnection: true, body) }
     }
@@ -281,7 +286,7 @@ struct Routes: Sendable {
     // MARK: request parsing
 
     /// The body, refusing more than the configured limit (before reading it, when declared).
-    private func collect(_ body: RequestBody, declaredLength: Int?) async throws -> [UInt8] {
+    func collect(_ body: RequestBody, declaredLength: Int?) async throws -> [UInt8] {
         let limit = configuration.maxBodyBytes
         if let declaredLength, declaredLength > limit { throw APIError.bodyTooLarge(limit: limit) }
         var bytes: [UInt8] = []
@@ -293,7 +298,7 @@ struct Routes: Sendable {
         return bytes
     }
 
-    private func integer(_ query: FlatDictionary<Substring, Substring>, _ name: String, default value: Int, in range: ClosedRange<Int>) throws -> Int {
+    func integer(_ query: FlatDictionary<Substring, Substring>, _ name: String, default value: Int, in range: ClosedRange<Int>) throws -> Int {
         guard let text = query[Substring(name)] else { return value }
         guard let number = Int(text), range.contains(number) else {
             throw APIError.badParameter("\(name) must be an integer in \(range.lowerBound)...\(range.upperBound), not '\(text)'")
@@ -302,7 +307,7 @@ struct Routes: Sendable {
     }
 
     /// `?format=s16le&rate=R&channels=C` for headerless PCM; nil for a file in a container.
-    private func rawFormat(_ query: FlatDictionary<Substring, Substring>) throws -> RawPCMFormat? {
+    func rawFormat(_ query: FlatDictionary<Substring, Substring>) throws -> RawPCMFormat? {
         guard let format = query["format"] else { return nil }
         guard format == "s16le" else {
             throw APIError.unsupportedMediaType("format '\(format)' is not supported: use format=s16le for raw PCM, or send a WAV, FLAC, Ogg, Opus or MP3 file without format")
@@ -316,7 +321,7 @@ struct Routes: Sendable {
 
     /// Audio comes as the raw body. curl's `--data-binary` labels it as a form, so that passes
     /// too; JSON, text and multipart forms are a client mistake worth naming.
-    private func checkContentType(_ request: Request, raw: RawPCMFormat?) throws {
+    func checkContentType(_ request: Request, raw: RawPCMFormat?) throws {
         guard let value = request.headers[.contentType] else { return }
         let type = value.split(separator: ";")[0].trimmingCharacters(in: .whitespaces).lowercased()
         let accepted = type.hasPrefix("audio/") || ["application/octet-stream", "application/ogg", "video/ogg",
@@ -326,7 +331,7 @@ struct Routes: Sendable {
         }
     }
 
-    private func json(_ value: some Encodable) throws -> Response {
+    func json(_ value: some Encodable) throws -> Response {
         Response(status: .ok, headers: [.contentType: "application/json"],
                  body: .init(byteBuffer: ByteBuffer(bytes: try APIJSON.encode(value))))
     }

@@ -34,14 +34,32 @@ public struct Ledger: Sendable {
         try db.query("""
             SELECT serial, issued_at, certificate, previous_sha256, row_sha256, signing_key_id, row_signature
             FROM watermark_ledger WHERE serial > $1 ORDER BY serial LIMIT $2
-            """, [.int64(after), .int64(Int64(limit))]).rows.map { r in
-            guard let serial = r[0].int, let at = r[1].date, let certificate = r[2].bytes, let previous = r[3].bytes,
-                  let digest = r[4].bytes, let key = r[5].text, let signature = r[6].bytes else {
-                throw RegistryError.decoding("incomplete watermark_ledger row")
-            }
-            return LedgerRow(serial: UInt64(serial), issuedAtMilliseconds: Int64((at.timeIntervalSince1970 * 1000).rounded()),
-                             certificate: certificate, previousSHA256: previous, rowSHA256: digest, signingKeyID: key,
-                             rowSignature: signature)
+            """, [.int64(after), .int64(Int64(limit))]).rows.map(Self.row)
+    }
+
+    /// The row of one serial, or nil when no issuance has it.
+    public func row(serial: UInt64) throws -> LedgerRow? {
+        guard serial > 0, serial <= UInt64(Int64.max) else { return nil }
+        return try db.query("""
+            SELECT serial, issued_at, certificate, previous_sha256, row_sha256, signing_key_id, row_signature
+            FROM watermark_ledger WHERE serial = $1
+            """, [.int64(Int64(serial))]).rows.first.map(Self.row)
+    }
+
+    /// The digest of the row before `serial` in the chain (the genesis digest for the first row).
+    public func previousDigest(before serial: UInt64) throws -> [UInt8] {
+        guard serial <= UInt64(Int64.max) else { return LedgerChain.genesis }
+        return try db.query("SELECT row_sha256 FROM watermark_ledger WHERE serial < $1 ORDER BY serial DESC LIMIT 1",
+                            [.int64(Int64(serial))]).rows.first?[0].bytes ?? LedgerChain.genesis
+    }
+
+    private static func row(_ r: [PostgresValue]) throws -> LedgerRow {
+        guard let serial = r[0].int, let at = r[1].date, let certificate = r[2].bytes, let previous = r[3].bytes,
+              let digest = r[4].bytes, let key = r[5].text, let signature = r[6].bytes else {
+            throw RegistryError.decoding("incomplete watermark_ledger row")
         }
+        return LedgerRow(serial: UInt64(serial), issuedAtMilliseconds: Int64((at.timeIntervalSince1970 * 1000).rounded()),
+                         certificate: certificate, previousSHA256: previous, rowSHA256: digest, signingKeyID: key,
+                         rowSignature: signature)
     }
 }
