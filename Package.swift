@@ -70,7 +70,7 @@ let package = Package(
         .testTarget(name: "RemixTests", dependencies: ["Remix", "Audio"]),
         // The daemon's routes through a real socket, checked against docs/openapi.yaml.
         .testTarget(name: "DaemonTests", dependencies: [
-            "Daemon", "Registry", "Audio", "TestSupport",
+            "Daemon", "Registry", "Audio", "Watermark", "TestSupport",
             .product(name: "Yams", package: "Yams"),
         ]),
     ]

@@ -7,6 +7,8 @@ import Watermark
 public struct LedgerRowInfo: Codable, Sendable, Equatable {
     public let serial: UInt64
     public let issued_at: Date
+    /// The issue time exactly as the row's digest covers it: Unix time in milliseconds.
+    public let issued_at_ms: Int64
     /// SHA-256 of the row (hex): what the next row links to and the signature covers.
     public let row_sha256: String
     public let previous_sha256: String
@@ -16,6 +18,7 @@ public struct LedgerRowInfo: Codable, Sendable, Equatable {
     public init(_ row: LedgerRow) {
         serial = row.serial
         issued_at = Date(timeIntervalSince1970: Double(row.issuedAtMilliseconds) / 1000)
+        issued_at_ms = row.issuedAtMilliseconds
         row_sha256 = ContentDigest.hex(row.rowSHA256)
         previous_sha256 = ContentDigest.hex(row.previousSHA256)
         signing_key_id = row.signingKeyID
@@ -210,9 +213,21 @@ public struct WatermarkAudit: Sendable {
     public func open(_ row: LedgerRow, auditorKey: AuditorPrivateKey) throws -> IssuancePayload {
         let certificate = try Certificate(bytes: row.certificate)
         guard let key = verifyingKeys[certificate.signingKeyID.hex] else {
-            throw WatermarkError.signingKeyMismatch(certificate: certificate.signingKeyID.hex,
-                                                    offered: verifyingKeys.keys.sorted().joined(separator: ", "))
+            throw AuditError.unknownSigningKey(certificate.signingKeyID.hex)
         }
         return try certificate.open(auditorKey: auditorKey, verifyingKey: key)
+    }
+}
+
+/// Why an audit could not check a certificate.
+public enum AuditError: Error, CustomStringConvertible, Sendable {
+    /// The certificate's signing key is not among the keys in `<data-dir>/keys`.
+    case unknownSigningKey(String)
+
+    public var description: String {
+        switch self {
+        case let .unknownSigningKey(id):
+            return "the certificate is signed by registry key \(id), which is not among the signing keys in <data-dir>/keys (current and retired); audit with the data directory that issued it"
+        }
     }
 }

@@ -94,7 +94,9 @@ struct WatermarkCommand: AsyncParsableCommand {
                 throw ValidationFailure("\(output): cannot write: \(error.localizedDescription) (watermark \(serial) was issued; its certificate stays in the ledger)")
             }
         } else {
-            (serial, marked) = try issueDirectly(bytes: bytes, format: format, partial: partial)
+            let configuration: DaemonConfiguration
+            do { configuration = try await DaemonConfiguration.load(file: nil) } catch { throw ValidationFailure("\(error)") }
+            (serial, marked) = try issueDirectly(bytes: bytes, format: format, partial: partial, maxSeconds: configuration.maxWatermarkSeconds)
         }
         guard rename(partial, output) == 0 else {
             throw ValidationFailure("\(output): cannot rename \(partial) into place: \(String(cString: strerror(errno)))")
@@ -119,15 +121,14 @@ struct WatermarkCommand: AsyncParsableCommand {
         return (serial, reply.body)
     }
 
-    private func issueDirectly(bytes: [UInt8], format: AudioFileFormat, partial: String) throws -> (UInt64, [UInt8]) {
+    private func issueDirectly(bytes: [UInt8], format: AudioFileFormat, partial: String, maxSeconds: Double) throws -> (UInt64, [UInt8]) {
         let keys: IssuingKeys
         do { keys = try KeyStore(dataDirectory: registry.resolvedDataDirectory).currentKeys() } catch {
             throw ValidationFailure("\(error)")
         }
-        let configuration = DaemonConfiguration()
         let sources = try sourceTracks()
         return try registry.withDatabase { db in
-            let (audio, given) = try AudioDecoder.decodeMultichannel(bytes: bytes, source: file, maxDuration: configuration.maxWatermarkSeconds)
+            let (audio, given) = try AudioDecoder.decodeMultichannel(bytes: bytes, source: file, maxDuration: maxSeconds)
             var format = format
             if format.container == given.container { format.bitDepth = given.bitDepth }
             try AudioWriter.checkEncodable(format, sampleRate: audio.sampleRate, channels: audio.channelCount)

@@ -1,3 +1,4 @@
+import Audio
 import Foundation
 
 /// Deterministic pseudo-random numbers (SplitMix64), so generated audio is the same every run.
@@ -83,5 +84,58 @@ public enum GeneratedMusic {
         let noiseRMS = rms / pow(10, snr / 20)
         let scale = noiseRMS * sqrt(3) // uniform noise in [-a, a] has RMS a/sqrt(3)
         return samples.map { $0 + Float(Double.random(in: -scale...scale, using: &rng)) }
+    }
+}
+
+extension GeneratedMusic {
+    /// Stereo "music" for the watermark tests: a chord progression of decaying harmonic notes
+    /// and a bass note panned across, hi-hat noise bursts every half beat and a little hiss; the
+    /// progression is transposed by `seed`. Dense in 500 Hz - 6 kHz, where marks live.
+    public static func stereoChords(seed: UInt64, seconds: Double, sampleRate: Int = 44_100) -> AudioBuffer {
+        let n = Int(seconds * Double(sampleRate)), rate = Double(sampleRate)
+        var left = [Float](repeating: 0, count: n), right = [Float](repeating: 0, count: n)
+        var random = SeededRandom(seed: seed)
+        let transpose = Double(seed % 7)
+        let chords: [[Double]] = [[0, 4, 7], [5, 9, 12], [7, 11, 14], [-3, 0, 4]]
+        let beat = 0.5
+        var t0 = 0.0, index = 0
+        while t0 < seconds {
+            let chord = chords[index % chords.count]
+            let start = Int(t0 * rate), end = min(n, Int((t0 + 4 * beat) * rate))
+            for (v, semitone) in (chord + [chord[0] - 24]).enumerated() {
+                let f = 261.63 * pow(2, (semitone + transpose) / 12)
+                let pan = Float(v) / 4
+                for i in start..<end {
+                    let t = Double(i - start) / rate
+                    var s = 0.0
+                    for h in 1...6 { s += sin(2 * .pi * f * Double(h) * t) / Double(h * h) }
+                    let value = Float(exp(-1.5 * t) * 0.12 * s)
+                    left[i] += value * (1 - pan)
+                    right[i] += value * pan
+                }
+            }
+            for b in 0..<8 {
+                let hs = start + Int(Double(b) * beat / 2 * rate)
+                guard hs < n else { break }
+                for i in hs..<min(n, hs + Int(0.04 * rate)) {
+                    let noise = Float(Double.random(in: -0.1...0.1, using: &random) * exp(-Double(i - hs) / (0.01 * rate)))
+                    left[i] += noise
+                    right[i] += noise * 0.8
+                }
+            }
+            t0 += 4 * beat
+            index += 1
+        }
+        for i in 0..<n {
+            let hiss = Float(Double.random(in: -0.001...0.001, using: &random))
+            left[i] += hiss
+            right[i] += hiss
+        }
+        return AudioBuffer(channels: [left, right], sampleRate: sampleRate)
+    }
+
+    /// `stereoChords` as a 16-bit WAV file.
+    public static func stereoWAV(seed: UInt64, seconds: Double, sampleRate: Int = 44_100) throws -> [UInt8] {
+        try AudioWriter.encode(stereoChords(seed: seed, seconds: seconds, sampleRate: sampleRate), as: AudioFileFormat(.wav))
     }
 }
