@@ -47,6 +47,10 @@ extension Routes {
             }
             return (issued, format)
         }
+        context.logger.info("watermark issued", metadata: [
+            "serial": "\(issued.serial)", "uid": "\(uid)", "format": "\(format)",
+            "signal_to_watermark_db": "\(String(format: "%.1f", issued.report.signalToWatermarkDB))",
+        ])
         return Response(status: .ok,
                         headers: [.contentType: format.mediaType, Self.serialHeader: String(issued.serial)],
                         body: .init(byteBuffer: ByteBuffer(bytes: issued.output)))

@@ -20,7 +20,7 @@ struct WatermarkCommand: AsyncParsableCommand {
             <data-dir>/keys itself. Needs keys: `tracemark keys init`.
 
             Examples:
-              tracemark watermark remix.wav -o remix-marked.wav --purpose "radio edit for Label A"
+              tracemark watermark remix.wav -o remix-marked.wav --purpose "radio edit"
               tracemark watermark cover.flac -o cover.mp3 --source 3:2 --source 17:1 --json
             """)
 
