@@ -21,24 +21,27 @@ public struct MarkDetection: Sendable, Equatable {
     public var isFound: Bool { serial != nil }
 }
 
-/// Finds a mark in audio of any rate and channel count, from about 8 s up (15 s gives two copies of
-/// every coded bit): downmixes to mono, resamples to 16 kHz, and for each speed in a small grid
-/// (±2.4 % in 0.2 % steps by default) re-times the audio, computes the quantiser projections at
-/// the 8 sub-slot phases, and scores all 112 block phases against the sync bits. The best-scoring
-/// alignments are Viterbi-decoded and decrypted with each mark key; the first that authenticates
-/// (64 bits must decrypt to zero) is the answer, so a false mark needs a 2^-64 coincidence per try.
+/// Finds a mark in audio of any rate and channel count, from about 8 s up (a 14.5 s block holds every
+/// coded bit once; longer audio adds copies): downmixes to mono, resamples to 16 kHz and computes one
+/// STFT and its floored log spectrum. For each speed in a small grid (±2.4 % in 0.2 % steps by
+/// default) it reads that log spectrum on the original time-frequency grid (bilinear interpolation:
+/// audio played v times faster has its frames v times closer and its frequencies v times higher,
+/// so no resampling per speed), forms the quantiser projections at the 8 sub-slot phases, and scores
+/// all 226 block phases against the sync bits. The best-scoring alignments are Viterbi-decoded and
+/// decrypted with each mark key; the first that authenticates (64 bits must decrypt to zero) is the
+/// answer, so a false mark needs a 2^-64 coincidence per try.
 public struct WatermarkDetector: Sendable {
     public var markKeys: [MarkKey]
     /// Largest speed change searched, as a fraction (0.024 = ±2.4 %).
     public var maxSpeedChange: Double
     public var speedStep: Double
-    /// Quantiser step; must match the embedder's.
+    /// Largest quantiser step tried; the steps of `MarkLayout.steps` up to it are searched.
     public var step: Float
     /// Best alignments decoded.
     public var candidates: Int
 
     public init(markKeys: [MarkKey], maxSpeedChange: Double = 0.024, speedStep: Double = 0.002,
-                step: Float = WatermarkEmbedder.defaultStep, candidates: Int = 12) {
+                step: Float = WatermarkEmbedder.defaultStep, candidates: Int = 48) {
         self.markKeys = markKeys
         self.maxSpeedChange = maxSpeedChange
         self.speedStep = speedStep
@@ -51,62 +54,95 @@ public struct WatermarkDetector: Sendable {
         var mono = [Float](repeating: 0, count: n)
         let inverseChannels = 1 / Float(audio.channelCount)
         for channel in audio.channels {
-            for i in 0..<n { mono[i] += channel[i] * inverseChannels }
+            channel.withUnsafeBufferPointer { x in
+                mono.withUnsafeMutableBufferPointer { m in for i in 0..<n { m[i] += x[i] * inverseChannels } }
+            }
         }
         return try detect(mono: mono, sampleRate: audio.sampleRate)
     }
 
     public func detect(mono: [Float], sampleRate: Int) throws -> MarkDetection {
-        let signal = sampleRate == MarkLayout.sampleRate ? mono
-            : try SampleRateConverter.convert(mono, ratio: Double(MarkLayout.sampleRate) / Double(sampleRate))
-        let layout = MarkLayout.v1
-        let stft = ComplexSTFT(size: MarkLayout.fftSize, hop: MarkLayout.hop)
-        let groups = MarkLayout.groups, blockSlots = MarkLayout.slotsPerBlock
-        let twoPi = 2 * Float.pi
+        let signal = try BandResampler.convert(mono, from: sampleRate, to: MarkLayout.sampleRate)
+        let layout = MarkLayout.current
+        let groups = MarkLayout.groups, blockSlots = MarkLayout.slotsPerBlock, framesPerSlot = MarkLayout.framesPerSlot
         let steps = Int((maxSpeedChange / speedStep).rounded())
         var speeds = [1.0]
         if steps > 0 { for i in 1...steps { speeds += [1 + Double(i) * speedStep, 1 - Double(i) * speedStep] } }
+        let maxSpeed = speeds.max() ?? 1
 
-        struct Candidate { var score: Float; var terms: Int; var speed: Int; var phase: Int; var blockPhase: Int }
+        // The received log spectrum, floored per frame as the layout does, over the bins any speed reads,
+        // on a grid twice as fine as the layout's in time and frequency (hop 64, 1024-point transforms
+        // of the same 512-sample window) so that reading it at fractional positions stays accurate.
+        let grid = ReceivedGrid(signal: signal, maxBin: Int((Double(MarkLayout.highBin) * maxSpeed).rounded(.up)) + 2, layout: layout)
+
+        struct Candidate { var score: Float; var speed: Int; var phase: Int; var blockPhase: Int; var step: Float }
         var best: [Candidate] = []
         var projections: [[[Float]]] = [] // [speed][phase] -> y
+        var weights: [[[Float]]] = []     // [speed][phase] -> reliability of each position
+        // The sync positions of a block: (slot, position index).
+        var syncPositions: [(slot: Int, position: Int)] = []
+        for slot in 0..<blockSlots { for g in layout.syncGroups[slot] { syncPositions.append((slot, slot * groups + g)) } }
+        let syncCos = syncPositions.map { cosf(2 * .pi * (Float(layout.syncBit[$0.position]) / 2 + layout.dither[$0.position])) }
+        let syncSin = syncPositions.map { sinf(2 * .pi * (Float(layout.syncBit[$0.position]) / 2 + layout.dither[$0.position])) }
+        let stepLadder = MarkLayout.steps.filter { $0 <= step * 1.0001 }
         for (si, speed) in speeds.enumerated() {
-            // Played `speed` times faster: stretching by `speed` restores the original timeline.
-            let timed = speed == 1 ? signal : try SampleRateConverter.convert(signal, ratio: speed)
-            let spectrogram = stft.analyze(timed)
-            // Frames from 3 on start inside the signal; frames whose window ends past it are dropped.
-            let usable = min(spectrogram.frameCount, timed.count / MarkLayout.hop)
-            let logs = MarkLayout.bandLogMagnitudes(spectrogram)
-            var perPhase: [[Float]] = []
-            for phase in 0..<MarkLayout.framesPerSlot {
-                let first = 3 + phase
-                let slotCount = max(0, (usable - first) / MarkLayout.framesPerSlot)
-                let y = layout.projections(logMagnitudes: logs, frameCount: usable, firstFrame: first, slotCount: slotCount)
+            let sums = grid.originalFrameSums(speed: speed, layout: layout)
+            let frames = sums.count / groups
+            // Prefix sums over frames, per group.
+            var prefix = [Float](repeating: 0, count: (frames + 1) * groups)
+            for f in 0..<frames { for g in 0..<groups { prefix[(f + 1) * groups + g] = prefix[f * groups + g] + sums[f * groups + g] } }
+            let frameSensitivity = grid.originalSensitivity(speed: speed, frames: frames)
+            var perPhase: [[Float]] = [], weightPerPhase: [[Float]] = []
+            for phase in 0..<framesPerSlot {
+                let slotCount = max(0, (frames - phase) / framesPerSlot)
+                var y = [Float](repeating: 0, count: slotCount * groups)
+                for j in 0..<slotCount {
+                    let a = phase + j * framesPerSlot, b = a + framesPerSlot
+                    for g in 0..<groups { y[j * groups + g] = (prefix[b * groups + g] - prefix[a * groups + g]) / Float(framesPerSlot) }
+                }
                 perPhase.append(y)
-                // Phase of each projection relative to the step, for all block phases below.
-                let u = y.map { $0 / step }
-                for c in 0..<blockSlots {
-                    var score: Float = 0
-                    var terms = 0
-                    for j in 0..<slotCount {
-                        let blockSlot = (j + c) % blockSlots
-                        for g in layout.syncGroups[blockSlot] {
-                            let p = blockSlot * groups + g
-                            let offset = Float(layout.syncBit[p]) / 2 + layout.dither[p]
-                            score += cosf(twoPi * (u[j * groups + g] - offset))
-                            terms += 1
-                        }
+                var w = [Float](repeating: 0, count: slotCount * groups)
+                for j in 0..<slotCount {
+                    for f in (phase + j * framesPerSlot)..<(phase + (j + 1) * framesPerSlot) {
+                        for g in 0..<groups { w[j * groups + g] += frameSensitivity[f * groups + g] }
                     }
-                    guard terms > 0 else { continue }
-                    let candidate = Candidate(score: score / Float(terms), terms: terms, speed: si, phase: phase, blockPhase: c)
-                    if best.count < candidates || candidate.score > best[best.count - 1].score {
-                        best.append(candidate)
-                        best.sort { $0.score > $1.score }
-                        if best.count > candidates { best.removeLast() }
+                }
+                weightPerPhase.append(w)
+                var c2 = [Float](repeating: 0, count: slotCount * groups), s2 = c2
+                for step in stepLadder {
+                    for i in 0..<y.count {
+                        let angle = 2 * Float.pi * y[i] / step
+                        c2[i] = w[i] * cosf(angle)
+                        s2[i] = w[i] * sinf(angle)
+                    }
+                    for c in 0..<blockSlots {
+                        var score: Float = 0, weight: Float = 0
+                        var terms = 0
+                        for (k, sync) in syncPositions.enumerated() {
+                            // Excerpt slots j with (j + c) % blockSlots == sync.slot.
+                            var j = sync.slot - c
+                            if j < 0 { j += blockSlots }
+                            let g = sync.position % groups
+                            while j < slotCount {
+                                // cos(2π (u - offset)) by the angle-difference identity.
+                                score += c2[j * groups + g] * syncCos[k] + s2[j * groups + g] * syncSin[k]
+                                weight += w[j * groups + g]
+                                terms += 1
+                                j += blockSlots
+                            }
+                        }
+                        guard terms > 0, weight > 0 else { continue }
+                        let candidate = Candidate(score: score / weight, speed: si, phase: phase, blockPhase: c, step: step)
+                        if best.count < candidates || candidate.score > best[best.count - 1].score {
+                            let at = best.firstIndex { $0.score < candidate.score } ?? best.count
+                            best.insert(candidate, at: at)
+                            if best.count > candidates { best.removeLast() }
+                        }
                     }
                 }
             }
             projections.append(perPhase)
+            weights.append(weightPerPhase)
         }
 
         var firstMark: Mark?
@@ -114,6 +150,7 @@ public struct WatermarkDetector: Sendable {
         for candidate in best {
             tried += 1
             let y = projections[candidate.speed][candidate.phase]
+            let w = weights[candidate.speed][candidate.phase]
             var soft = [Float](repeating: 0, count: MarkLayout.codedBits)
             for j in 0..<(y.count / groups) {
                 let blockSlot = (j + candidate.blockPhase) % blockSlots
@@ -122,7 +159,9 @@ public struct WatermarkDetector: Sendable {
                     let coded = layout.codedIndex[p]
                     guard coded >= 0 else { continue }
                     // cos = +1 on the bit-0 lattice, -1 on the bit-1 lattice.
-                    soft[coded] -= cosf(twoPi * (y[j * groups + g] / step - layout.dither[p]))
+                    // Weighted by the position's sensitivity: where the music barely rises above the
+                    // floor the embedder reached its target least and attacks move y most.
+                    soft[coded] -= w[j * groups + g] * cosf(2 * .pi * (y[j * groups + g] / candidate.step - layout.dither[p]))
                 }
             }
             let mark = try Mark(bits: ConvolutionalCode.decode(soft, bitCount: Mark.bitCount))
@@ -136,5 +175,112 @@ public struct WatermarkDetector: Sendable {
         }
         return MarkDetection(serial: nil, markKeyID: nil, mark: firstMark, speed: best.first.map { speeds[$0.speed] } ?? 1,
                              syncScore: Double(best.first?.score ?? 0), candidatesTried: tried)
+    }
+}
+
+/// The floored log power spectrum of received audio (16 kHz), `ln(P + floor)` with the layout's
+/// per-frame floor, at half the layout's hop and half its bin spacing: row q is the 512-sample Hann
+/// window starting at sample 64 q, column h is frequency h / 2 bins of the 512-point transform.
+struct ReceivedGrid {
+    let rows: Int
+    let columns: Int
+    let values: [Float]
+    /// Per row and group: the mean of P / (P + floor) over the group's bins, how strongly the
+    /// group's bins stand out of the floor (what makes a position's projection reliable).
+    let sensitivity: [Float]
+
+    init(signal: [Float], maxBin: Int, layout: MarkLayout) {
+        let size = MarkLayout.fftSize, hop = MarkLayout.hop / 2
+        let fft = RealFFT.shared(size: 2 * size)
+        let buffers = RealFFTBuffers(size: 2 * size)
+        let window = Window.hann(size)
+        let rows = signal.count < size ? 0 : (signal.count - size) / hop + 1
+        let columns = 2 * maxBin + 1
+        var values = [Float](repeating: 0, count: rows * columns)
+        let real = buffers.real, spectrum = buffers.spectrum
+        var power = [Float](repeating: 0, count: columns)
+        var sensitivity = [Float](repeating: 0, count: rows * 2)
+        let perGroup = 1 / Float(MarkLayout.bandBins / MarkLayout.groups)
+        for i in 0..<(2 * size) { real[i] = 0 }
+        signal.withUnsafeBufferPointer { x in
+            values.withUnsafeMutableBufferPointer { out in
+                for q in 0..<rows {
+                    let start = q * hop
+                    for i in 0..<size { real[i] = x[start + i] * window[i] }
+                    for i in size..<(2 * size) { real[i] = 0 }
+                    fft.forward(buffers)
+                    var band: Float = 0
+                    for h in 0..<columns {
+                        power[h] = spectrum[2 * h] * spectrum[2 * h] + spectrum[2 * h + 1] * spectrum[2 * h + 1]
+                    }
+                    for k in MarkLayout.lowBin..<MarkLayout.highBin { band += power[2 * k] }
+                    let floor = MarkLayout.floorRatio * band / Float(MarkLayout.bandBins) + 1e-12
+                    for h in 0..<columns { out[q * columns + h] = logf(power[h] + floor) }
+                    var s0: Float = 0, s1: Float = 0
+                    for i in 0..<MarkLayout.bandBins {
+                        let p = power[2 * (MarkLayout.lowBin + i)]
+                        if layout.binGroup[i] == 0 { s0 += p / (p + floor) } else { s1 += p / (p + floor) }
+                    }
+                    sensitivity[2 * q] = s0 * perGroup
+                    sensitivity[2 * q + 1] = s1 * perGroup
+                }
+            }
+        }
+        self.rows = rows
+        self.columns = columns
+        self.values = values
+        self.sensitivity = sensitivity
+    }
+
+    /// Per frame of the original timeline and group, the sensitivity of the nearest row.
+    func originalSensitivity(speed: Double, frames: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: frames * 2)
+        for n in 0..<frames {
+            let r = min(rows - 1, Int((2 * Double(n) / speed).rounded()))
+            out[2 * n] = sensitivity[2 * r]
+            out[2 * n + 1] = sensitivity[2 * r + 1]
+        }
+        return out
+    }
+
+    /// Per frame of the original timeline (hop 128 at 16 kHz), each group's sum as the embedder
+    /// computes it (`MarkLayout.frameSums`), for audio played `speed` times faster: original frame n
+    /// is read at received time n / speed (row 2 n / speed) and original bin k at bin k * speed.
+    func originalFrameSums(speed: Double, layout: MarkLayout) -> [Float] {
+        let bins = MarkLayout.bandBins
+        let frames = rows < 2 ? 0 : Int(Double(rows - 2) * speed / 2) + 1
+        var lowIndex = [Int](repeating: 0, count: bins)
+        var fraction = [Float](repeating: 0, count: bins)
+        for i in 0..<bins {
+            let position = 2 * Double(MarkLayout.lowBin + i) * speed
+            let h = min(Int(position), columns - 2)
+            lowIndex[i] = h
+            fraction[i] = Float(position - Double(h))
+        }
+        var sums = [Float](repeating: 0, count: frames * 2)
+        let columns = columns, rows = rows
+        values.withUnsafeBufferPointer { l in
+            layout.binWeight.withUnsafeBufferPointer { w in
+                layout.binGroup.withUnsafeBufferPointer { group in
+                    for n in 0..<frames {
+                        let position = 2 * Double(n) / speed
+                        let r = min(Int(position), rows - 2)
+                        let t = Float(position - Double(r))
+                        let row0 = r * columns, row1 = row0 + columns
+                        var s0: Float = 0, s1: Float = 0
+                        for i in 0..<bins {
+                            let k = lowIndex[i], u = fraction[i]
+                            let a = l[row0 + k] + u * (l[row0 + k + 1] - l[row0 + k])
+                            let b = l[row1 + k] + u * (l[row1 + k + 1] - l[row1 + k])
+                            let v = w[i] * (a + t * (b - a))
+                            if group[i] == 0 { s0 += v } else { s1 += v }
+                        }
+                        sums[n * 2] = 0.5 * s0
+                        sums[n * 2 + 1] = 0.5 * s1
+                    }
+                }
+            }
+        }
+        return sums
     }
 }
