@@ -82,17 +82,21 @@ public struct WatermarkDetector: Sendable {
         // The sync positions of a block: (slot, position index).
         var syncPositions: [(slot: Int, position: Int)] = []
         for slot in 0..<blockSlots { for g in layout.syncGroups[slot] { syncPositions.append((slot, slot * groups + g)) } }
+        let syncSlot = syncPositions.map { $0.slot }
+        let syncGroup = syncPositions.map { $0.position % groups }
         let syncCos = syncPositions.map { cosf(2 * .pi * (Float(layout.syncBit[$0.position]) / 2 + layout.dither[$0.position])) }
         let syncSin = syncPositions.map { sinf(2 * .pi * (Float(layout.syncBit[$0.position]) / 2 + layout.dither[$0.position])) }
         let stepLadder = MarkLayout.steps.filter { $0 <= step * 1.0001 }
         for (si, speed) in speeds.enumerated() {
-            let sums = grid.originalFrameSums(speed: speed, layout: layout)
+          var perPhase: [[Float]] = [], weightPerPhase: [[Float]] = []
+          // Whole frames and half frames: the excerpt may start anywhere within a hop.
+          for half in 0..<2 {
+            let sums = grid.originalFrameSums(speed: speed, layout: layout, offset: Double(half) / 2)
             let frames = sums.count / groups
             // Prefix sums over frames, per group.
             var prefix = [Float](repeating: 0, count: (frames + 1) * groups)
             for f in 0..<frames { for g in 0..<groups { prefix[(f + 1) * groups + g] = prefix[f * groups + g] + sums[f * groups + g] } }
             let frameSensitivity = grid.originalSensitivity(speed: speed, frames: frames)
-            var perPhase: [[Float]] = [], weightPerPhase: [[Float]] = []
             for phase in 0..<framesPerSlot {
                 let slotCount = max(0, (frames - phase) / framesPerSlot)
                 var y = [Float](repeating: 0, count: slotCount * groups)
@@ -108,32 +112,57 @@ public struct WatermarkDetector: Sendable {
                     }
                 }
                 weightPerPhase.append(w)
-                var c2 = [Float](repeating: 0, count: slotCount * groups), s2 = c2
-                for step in stepLadder {
-                    for i in 0..<y.count {
-                        let angle = 2 * Float.pi * y[i] / step
-                        c2[i] = w[i] * cosf(angle)
-                        s2[i] = w[i] * sinf(angle)
+                // Fold the excerpt onto one block (copies of a block position add up), twice over
+                // so that every block phase reads a contiguous run: index s - c + blockSlots.
+                let twice = 2 * blockSlots
+                var foldedWeight = [Float](repeating: 0, count: groups * twice)
+                for j in 0..<slotCount {
+                    for g in 0..<groups {
+                        foldedWeight[g * twice + j % blockSlots] += w[j * groups + g]
                     }
-                    for c in 0..<blockSlots {
-                        var score: Float = 0, weight: Float = 0
-                        var terms = 0
-                        for (k, sync) in syncPositions.enumerated() {
-                            // Excerpt slots j with (j + c) % blockSlots == sync.slot.
-                            var j = sync.slot - c
-                            if j < 0 { j += blockSlots }
-                            let g = sync.position % groups
-                            while j < slotCount {
-                                // cos(2π (u - offset)) by the angle-difference identity.
-                                score += c2[j * groups + g] * syncCos[k] + s2[j * groups + g] * syncSin[k]
-                                weight += w[j * groups + g]
-                                terms += 1
-                                j += blockSlots
+                }
+                for g in 0..<groups { for m in 0..<blockSlots { foldedWeight[g * twice + blockSlots + m] = foldedWeight[g * twice + m] } }
+                var syncWeight = [Float](repeating: 0, count: blockSlots)
+                for k in 0..<syncSlot.count {
+                    let base = syncGroup[k] * twice + syncSlot[k] + blockSlots
+                    for c in 0..<blockSlots { syncWeight[c] += foldedWeight[base - c] }
+                }
+                var foldedCos = [Float](repeating: 0, count: groups * twice), foldedSin = foldedCos
+                var scores = [Float](repeating: 0, count: blockSlots)
+                for step in stepLadder {
+                    for i in 0..<foldedCos.count { foldedCos[i] = 0; foldedSin[i] = 0 }
+                    for j in 0..<slotCount {
+                        for g in 0..<groups {
+                            let i = j * groups + g
+                            let angle = 2 * Float.pi * y[i] / step
+                            foldedCos[g * twice + j % blockSlots] += w[i] * cosf(angle)
+                            foldedSin[g * twice + j % blockSlots] += w[i] * sinf(angle)
+                        }
+                    }
+                    for g in 0..<groups {
+                        for m in 0..<blockSlots {
+                            foldedCos[g * twice + blockSlots + m] = foldedCos[g * twice + m]
+                            foldedSin[g * twice + blockSlots + m] = foldedSin[g * twice + m]
+                        }
+                    }
+                    for c in 0..<blockSlots { scores[c] = 0 }
+                    foldedCos.withUnsafeBufferPointer { fc in
+                        foldedSin.withUnsafeBufferPointer { fs in
+                            scores.withUnsafeMutableBufferPointer { scores in
+                                for k in 0..<syncSlot.count {
+                                    // cos(2π (u - offset)) by the angle-difference identity, for
+                                    // every block phase c at once.
+                                    let base = syncGroup[k] * twice + syncSlot[k] + blockSlots
+                                    let a = syncCos[k], b = syncSin[k]
+                                    for c in 0..<blockSlots { scores[c] += fc[base - c] * a + fs[base - c] * b }
+                                }
                             }
                         }
-                        guard terms > 0, weight > 0 else { continue }
-                        let candidate = Candidate(score: score / weight, speed: si, phase: phase, blockPhase: c, step: step)
-                        if best.count < candidates || candidate.score > best[best.count - 1].score {
+                    }
+                    for c in 0..<blockSlots where syncWeight[c] > 0 {
+                        let score = scores[c] / syncWeight[c]
+                        if best.count < candidates || score > best[best.count - 1].score {
+                            let candidate = Candidate(score: score, speed: si, phase: perPhase.count - 1, blockPhase: c, step: step)
                             let at = best.firstIndex { $0.score < candidate.score } ?? best.count
                             best.insert(candidate, at: at)
                             if best.count > candidates { best.removeLast() }
@@ -141,10 +170,14 @@ public struct WatermarkDetector: Sendable {
                     }
                 }
             }
-            projections.append(perPhase)
-            weights.append(weightPerPhase)
+          }
+          projections.append(perPhase)
+          weights.append(weightPerPhase)
         }
 
+        if ProcessInfo.processInfo.environment["WM_DEBUG"] != nil {
+            for c in best.prefix(6) { FileHandle.standardError.write(Data("cand speed \(speeds[c.speed]) phase \(c.phase) block \(c.blockPhase) step \(c.step) score \(c.score)\n".utf8)) }
+        }
         var firstMark: Mark?
         var tried = 0
         for candidate in best {
@@ -246,9 +279,9 @@ struct ReceivedGrid {
     /// Per frame of the original timeline (hop 128 at 16 kHz), each group's sum as the embedder
     /// computes it (`MarkLayout.frameSums`), for audio played `speed` times faster: original frame n
     /// is read at received time n / speed (row 2 n / speed) and original bin k at bin k * speed.
-    func originalFrameSums(speed: Double, layout: MarkLayout) -> [Float] {
+    func originalFrameSums(speed: Double, layout: MarkLayout, offset: Double = 0) -> [Float] {
         let bins = MarkLayout.bandBins
-        let frames = rows < 2 ? 0 : Int(Double(rows - 2) * speed / 2) + 1
+        let frames = rows < 2 ? 0 : max(0, Int(Double(rows - 2) * speed / 2 - offset) + 1)
         var lowIndex = [Int](repeating: 0, count: bins)
         var fraction = [Float](repeating: 0, count: bins)
         for i in 0..<bins {
@@ -263,7 +296,7 @@ struct ReceivedGrid {
             layout.binWeight.withUnsafeBufferPointer { w in
                 layout.binGroup.withUnsafeBufferPointer { group in
                     for n in 0..<frames {
-                        let position = 2 * Double(n) / speed
+                        let position = 2 * (Double(n) + offset) / speed
                         let r = min(Int(position), rows - 2)
                         let t = Float(position - Double(r))
                         let row0 = r * columns, row1 = row0 + columns

@@ -42,6 +42,8 @@ public struct WatermarkEmbedder: Sendable {
 
     public static let defaultStep: Float = Float(ProcessInfo.processInfo.environment["WM_STEP"] ?? "") ?? MarkLayout.steps[MarkLayout.steps.count - 1]
 
+    static let refinementGrowth: Float = Float(ProcessInfo.processInfo.environment["WM_GROWTH"] ?? "") ?? 1.5
+
     /// Largest log gain applied to a sub-band in one slot (about ±25 %).
     static let maxDelta: Float = Float(ProcessInfo.processInfo.environment["WM_MAXDELTA"] ?? "") ?? 0.22
 
@@ -137,6 +139,8 @@ public struct WatermarkEmbedder: Sendable {
             return ((y - offset) / step).rounded() * step + offset
         }
         var chosenStep = step
+        var skipped = [Bool](repeating: false, count: slotCount * groups)
+        var firstDelta = [Float](repeating: 0, count: slotCount * groups)
         var forcedStep: Float?
         var change = [Float](repeating: 0, count: signal.count)
         var current = original
@@ -178,7 +182,7 @@ public struct WatermarkEmbedder: Sendable {
                     var cost: Float = 0
                     for i in 0..<(slotCount * groups) {
                         let d = quantiserTarget(y[i], position: i, step: candidate) - y[i]
-                        let delta = max(-maxDelta, min(maxDelta, d / gain[i]))
+                        let delta = abs(d / gain[i]) > maxDelta ? 0 : d / gain[i]
                         cost += delta * delta * groupEnergy[i]
                     }
                     if cost <= total * Float(pow(10, -(targetSWR + Self.swrMargin) / 10)) {
@@ -187,13 +191,23 @@ public struct WatermarkEmbedder: Sendable {
                     }
                 }
                 if let forcedStep { chosenStep = forcedStep }
+                for i in 0..<skipped.count { skipped[i] = false }
                 for i in 0..<(slotCount * groups) {
                     targets[i] = quantiserTarget(y[i], position: i, step: chosenStep)
-                    delta[i] = max(-maxDelta, min(maxDelta, (targets[i] - y[i]) / gain[i]))
+                    // A position the music cannot carry within `maxDelta` is left alone (the detector
+                    // weighs it little: its bins barely rise above the floor) rather than spent on.
+                    let needed = (targets[i] - y[i]) / gain[i]
+                    delta[i] = abs(needed) > maxDelta ? 0 : needed
+                    if delta[i] == 0 && needed != 0 { skipped[i] = true }
                 }
+                firstDelta = delta
             } else {
                 for i in 0..<(slotCount * groups) {
-                    delta[i] = max(-maxDelta, min(maxDelta, delta[i] + (targets[i] - y[i]) / gain[i]))
+                    guard !skipped[i] else { continue }
+                    // Refinement may grow a gain only so far past the first estimate: positions that
+                    // resist (their change spreads into neighbours) would take energy for little.
+                    let limit = min(maxDelta, Self.refinementGrowth * abs(firstDelta[i]) + 0.01)
+                    delta[i] = max(-limit, min(limit, delta[i] + (targets[i] - y[i]) / gain[i]))
                 }
             }
             for j in 0..<slotCount {
@@ -238,6 +252,26 @@ public struct WatermarkEmbedder: Sendable {
             for i in 0..<change.count { change[i] *= scale }
         }
         if ProcessInfo.processInfo.environment["WM_DEBUG"] != nil {
+            let analysed = stft.analyze(change)
+            var marked = original
+            for i in 0..<marked.count { marked[i] += analysed[i] }
+            let (sums, _) = marked.withUnsafeBufferPointer { v in
+                MarkLayout.frameSums(frameCount: frames, power: { f, p in
+                    let base = f * bins * 2
+                    for i in 0..<bins { p[i] = v[base + 2 * i] * v[base + 2 * i] + v[base + 2 * i + 1] * v[base + 2 * i + 1] }
+                }, layout: layout)
+            }
+            var hist = [Int](repeating: 0, count: 5)
+            var perSecondBad = [Int](repeating: 0, count: slotCount / 16 + 1)
+            for j in 0..<slotCount { for g in 0..<groups {
+                var y: Float = 0
+                for f in (1 + j * framesPerSlot)..<(1 + (j + 1) * framesPerSlot) { y += sums[f * groups + g] }
+                y /= Float(framesPerSlot)
+                let e = abs(y - targets[j * groups + g]) / chosenStep
+                hist[min(4, Int(e * 8))] += 1
+                if e > 0.25 { perSecondBad[j / 16] += 1 }
+            } }
+            FileHandle.standardError.write(Data("skipped \(skipped.filter { $0 }.count) miss in eighths of a step: \(hist)\nbad per second: \(perSecondBad)\n".utf8))
             let clipped = delta.filter { abs($0) >= maxDelta * 0.999 }.count
             let meanAbs = delta.map { abs($0) }.reduce(0, +) / Float(max(1, delta.count))
             let rms = (delta.map { $0 * $0 }.reduce(0, +) / Float(max(1, delta.count))).squareRoot()
