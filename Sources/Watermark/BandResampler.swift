@@ -18,12 +18,13 @@ struct BandResampler: Sendable {
     static let maxPhases = 2000
 
     /// nil when the ratio needs too many phases.
-    init?(from inputRate: Int, to outputRate: Int) {
+    init?(from inputRate: Int, to outputRate: Int, belowMarkRate: Bool = false) {
         func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }
         let g = gcd(inputRate, outputRate)
         up = outputRate / g
         down = inputRate / g
-        guard up <= Self.maxPhases, min(inputRate, outputRate) >= MarkLayout.sampleRate else { return nil }
+        guard up <= Self.maxPhases, inputRate > 0, outputRate > 0,
+              belowMarkRate || min(inputRate, outputRate) >= MarkLayout.sampleRate else { return nil }
         let cutoff = 8_000.0 / Double(inputRate) // cycles per input sample
         // Blackman transition ≈ 5.5 / taps (cycles per input sample); aim for ~6 kHz of transition.
         let transition = 6_000.0 / Double(inputRate)

@@ -68,12 +68,20 @@ public struct WatermarkDetector: Sendable {
         let steps = Int((maxSpeedChange / speedStep).rounded())
         var speeds = [1.0]
         if steps > 0 { for i in 1...steps { speeds += [1 + Double(i) * speedStep, 1 - Double(i) * speedStep] } }
-        let maxSpeed = speeds.max() ?? 1
-
-        // The received log spectrum, floored per frame as the layout does, over the bins any speed reads,
-        // on a grid twice as fine as the layout's in time and frequency (hop 64, 1024-point transforms
-        // of the same 512-sample window) so that reading it at fractional positions stays accurate.
-        let grid = ReceivedGrid(signal: signal, maxBin: Int((Double(MarkLayout.highBin) * maxSpeed).rounded(.up)) + 2, layout: layout)
+        // The received log spectrum, floored per frame as the layout does, on a grid twice as fine
+        // as the layout's in time and frequency (hop 64, 1024-point transforms of the same 512-sample
+        // window), read at fractional positions for each speed. Reading is exact at the grid's own
+        // speed and its error grows with the distance, so the audio is first re-timed to the nearest
+        // anchor, a multiple of 1.2 % (polyphase, 250 -> 250 + 3k), and read from that anchor's grid.
+        var grids: [Int: ReceivedGrid] = [:]
+        func grid(anchor k: Int) -> ReceivedGrid {
+            if let grid = grids[k] { return grid }
+            let timed = k == 0 ? signal
+                : (BandResampler(from: 250 * 64, to: (250 + 3 * k) * 64, belowMarkRate: true)?.convert(signal) ?? signal)
+            let grid = ReceivedGrid(signal: timed, maxBin: Int((Double(MarkLayout.highBin) * 1.007).rounded(.up)) + 2, layout: layout)
+            grids[k] = grid
+            return grid
+        }
 
         struct Candidate { var score: Float; var speed: Int; var phase: Int; var blockPhase: Int; var step: Float }
         var best: [Candidate] = []
@@ -91,12 +99,15 @@ public struct WatermarkDetector: Sendable {
           var perPhase: [[Float]] = [], weightPerPhase: [[Float]] = []
           // Whole frames and half frames: the excerpt may start anywhere within a hop.
           for half in 0..<2 {
-            let sums = grid.originalFrameSums(speed: speed, layout: layout, offset: Double(half) / 2)
+            let anchor = Int(((speed - 1) * 250 / 3).rounded())
+            let grid = grid(anchor: anchor)
+            let residual = speed / (1 + Double(3 * anchor) / 250)
+            let sums = grid.originalFrameSums(speed: residual, layout: layout, offset: Double(half) / 2)
             let frames = sums.count / groups
             // Prefix sums over frames, per group.
             var prefix = [Float](repeating: 0, count: (frames + 1) * groups)
             for f in 0..<frames { for g in 0..<groups { prefix[(f + 1) * groups + g] = prefix[f * groups + g] + sums[f * groups + g] } }
-            let frameSensitivity = grid.originalSensitivity(speed: speed, frames: frames)
+            let frameSensitivity = grid.originalSensitivity(speed: residual, frames: frames)
             for phase in 0..<framesPerSlot {
                 let slotCount = max(0, (frames - phase) / framesPerSlot)
                 var y = [Float](repeating: 0, count: slotCount * groups)
@@ -233,6 +244,7 @@ struct ReceivedGrid {
         let real = buffers.real, spectrum = buffers.spectrum
         var power = [Float](repeating: 0, count: columns)
         var sensitivity = [Float](repeating: 0, count: rows * 2)
+        let firstColumn = max(0, 2 * MarkLayout.lowBin * 99 / 100 - 2)
         let perGroup = 1 / Float(MarkLayout.bandBins / MarkLayout.groups)
         for i in 0..<(2 * size) { real[i] = 0 }
         signal.withUnsafeBufferPointer { x in
@@ -248,7 +260,8 @@ struct ReceivedGrid {
                     }
                     for k in MarkLayout.lowBin..<MarkLayout.highBin { band += power[2 * k] }
                     let floor = MarkLayout.floorRatio * band / Float(MarkLayout.bandBins) + 1e-12
-                    for h in 0..<columns { out[q * columns + h] = logf(power[h] + floor) }
+                    // Columns under the band (less 1 % and the interpolation's neighbour) are never read.
+                    for h in firstColumn..<columns { out[q * columns + h] = logf(power[h] + floor) }
                     var s0: Float = 0, s1: Float = 0
                     for i in 0..<MarkLayout.bandBins {
                         let p = power[2 * (MarkLayout.lowBin + i)]
@@ -283,12 +296,17 @@ struct ReceivedGrid {
         let bins = MarkLayout.bandBins
         let frames = rows < 2 ? 0 : max(0, Int(Double(rows - 2) * speed / 2 - offset) + 1)
         var lowIndex = [Int](repeating: 0, count: bins)
-        var fraction = [Float](repeating: 0, count: bins)
+        // Quadratic interpolation across half-bins around the nearest one: tonal peaks are
+        // close to parabolas in the log spectrum, and linear reading flattens them.
+        var c0 = [Float](repeating: 0, count: bins), c1 = c0, c2 = c0
         for i in 0..<bins {
             let position = 2 * Double(MarkLayout.lowBin + i) * speed
-            let h = min(Int(position), columns - 2)
+            let h = max(1, min(Int(position.rounded()), columns - 2))
+            let u = Float(position - Double(h))
             lowIndex[i] = h
-            fraction[i] = Float(position - Double(h))
+            c0[i] = u * (u - 1) / 2   // weight of h - 1
+            c1[i] = 1 - u * u          // weight of h
+            c2[i] = u * (u + 1) / 2   // weight of h + 1
         }
         var sums = [Float](repeating: 0, count: frames * 2)
         let columns = columns, rows = rows
@@ -302,9 +320,9 @@ struct ReceivedGrid {
                         let row0 = r * columns, row1 = row0 + columns
                         var s0: Float = 0, s1: Float = 0
                         for i in 0..<bins {
-                            let k = lowIndex[i], u = fraction[i]
-                            let a = l[row0 + k] + u * (l[row0 + k + 1] - l[row0 + k])
-                            let b = l[row1 + k] + u * (l[row1 + k + 1] - l[row1 + k])
+                            let k = lowIndex[i]
+                            let a = c0[i] * l[row0 + k - 1] + c1[i] * l[row0 + k] + c2[i] * l[row0 + k + 1]
+                            let b = c0[i] * l[row1 + k - 1] + c1[i] * l[row1 + k] + c2[i] * l[row1 + k + 1]
                             let v = w[i] * (a + t * (b - a))
                             if group[i] == 0 { s0 += v } else { s1 += v }
                         }
