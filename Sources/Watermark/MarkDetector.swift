@@ -186,9 +186,6 @@ public struct WatermarkDetector: Sendable {
           weights.append(weightPerPhase)
         }
 
-        if ProcessInfo.processInfo.environment["WM_DEBUG"] != nil {
-            for c in best.prefix(6) { FileHandle.standardError.write(Data("cand speed \(speeds[c.speed]) phase \(c.phase) block \(c.blockPhase) step \(c.step) score \(c.score)\n".utf8)) }
-        }
         var firstMark: Mark?
         var tried = 0
         for candidate in best {

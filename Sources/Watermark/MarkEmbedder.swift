@@ -8,6 +8,8 @@ public struct EmbeddingReport: Sendable, Equatable {
     public var signalToWatermarkDB: Double
     /// Positions carried per block and blocks laid end to end over the track.
     public var blocks: Double
+    /// The quantiser step the track was marked with (one of `MarkLayout.steps`).
+    public var step: Float = 0
 }
 
 /// Embeds a 128-bit mark into audio (any rate at or above 16 kHz, any channel count).
@@ -28,24 +30,26 @@ public struct WatermarkEmbedder: Sendable {
     public var passes: Int
     /// Largest energy of the change in any 64 ms slot, in dB under the slot's own energy (the mono
     /// mix at 16 kHz): where reaching a quantiser target would cost more, the slot is marked more
-    /// weakly. Keeps the signal-to-watermark ratio at or above this on any music.
-    public var maximumChangeDB: Double = Double(ProcessInfo.processInfo.environment["WM_MAXCHANGE"] ?? "") ?? 24
-    /// Signal-to-watermark ratio the track's step is chosen for (the largest step of
-    /// `MarkLayout.steps` whose change, by the embedder's energy model, stays this far down).
-    public var targetSWR: Double = Double(ProcessInfo.processInfo.environment["WM_TARGETSWR"] ?? "") ?? 30
-    static let swrMargin: Double = Double(ProcessInfo.processInfo.environment["WM_SWRMARGIN"] ?? "") ?? 3
+    /// weakly, so no loud moment of the mark stands out of quiet music.
+    public var maximumChangeDB: Double = 24
+    /// Signal-to-watermark ratio of the whole track, in dB. The step is chosen for it (the largest
+    /// step of `MarkLayout.steps` whose first-pass change is `swrMargin` further down, the margin
+    /// the refinement passes use up), and the change is scaled down if it still comes out louder.
+    public var targetSWR: Double = 30
+    static let swrMargin: Double = 3
 
     public init(step: Float = WatermarkEmbedder.defaultStep, passes: Int = 3) {
         self.step = step
         self.passes = passes
     }
 
-    public static let defaultStep: Float = Float(ProcessInfo.processInfo.environment["WM_STEP"] ?? "") ?? MarkLayout.steps[MarkLayout.steps.count - 1]
+    public static let defaultStep: Float = MarkLayout.steps[MarkLayout.steps.count - 1]
 
-    static let refinementGrowth: Float = Float(ProcessInfo.processInfo.environment["WM_GROWTH"] ?? "") ?? 1.5
+    /// How far refinement may grow a position's gain past its first estimate (times, plus 0.01).
+    static let refinementGrowth: Float = 1.5
 
     /// Largest log gain applied to a sub-band in one slot (about ±25 %).
-    static let maxDelta: Float = Float(ProcessInfo.processInfo.environment["WM_MAXDELTA"] ?? "") ?? 0.22
+    static let maxDelta: Float = 0.22
 
     /// Embeds `mark` into every channel of `audio`.
     public func embed(_ mark: Mark, into audio: AudioBuffer) throws -> (audio: AudioBuffer, report: EmbeddingReport) {
@@ -69,7 +73,7 @@ public struct WatermarkEmbedder: Sendable {
             inputEnergy += Double(e)
         }
         inputEnergy *= Double(MarkLayout.sampleRate) / Double(audio.sampleRate) / Double(audio.channelCount)
-        let change = embedInternal(mark, signal: internalSignal, signalEnergy: inputEnergy)
+        let (change, chosenStep) = embedInternal(mark, signal: internalSignal, signalEnergy: inputEnergy)
         let changeAtRate = try BandResampler.convert(change, from: MarkLayout.sampleRate, to: audio.sampleRate, count: n)
         var output = audio
         var signalEnergy = 0.0, changeEnergy = 0.0
@@ -90,13 +94,13 @@ public struct WatermarkEmbedder: Sendable {
         }
         let swr = changeEnergy > 0 ? 10 * log10(signalEnergy / changeEnergy) : .infinity
         let blocks = Double(internalSignal.count) / Double(MarkLayout.slotSamples * MarkLayout.slotsPerBlock)
-        return (output, EmbeddingReport(signalToWatermarkDB: swr, blocks: blocks))
+        return (output, EmbeddingReport(signalToWatermarkDB: swr, blocks: blocks, step: chosenStep))
     }
 
     /// The change to add to `signal` (mono, 16 kHz) to carry `mark`.
     /// `signalEnergy` (the input's energy per channel, in 16 kHz sample units; nil: the signal's own)
     /// is what the step is chosen against.
-    func embedInternal(_ mark: Mark, signal: [Float], signalEnergy: Double? = nil) -> [Float] {
+    func embedInternal(_ mark: Mark, signal: [Float], signalEnergy: Double? = nil) -> (change: [Float], step: Float) {
         let signalEnergy = signalEnergy ?? signal.reduce(0) { $0 + Double($1 * $1) }
         let layout = MarkLayout.current
         let stft = BandSTFT()
@@ -228,7 +232,6 @@ public struct WatermarkEmbedder: Sendable {
                 // and start over once if the step changes.
                 let changeEnergy = change.reduce(0) { $0 + Double($1 * $1) }
                 let swr = changeEnergy > 0 ? 10 * log10(signalEnergy / changeEnergy) : 99
-                if ProcessInfo.processInfo.environment["WM_DEBUG"] != nil { FileHandle.standardError.write(Data("pass-0 swr \(swr) step \(chosenStep)\n".utf8)) }
                 let surplus = swr - targetSWR - Self.swrMargin
                 // A second start only to go up (never back and forth).
                 let rungs = restarts == 0 ? Int((surplus / 3).rounded(.down)) : max(0, Int((surplus / 3).rounded(.down)))
@@ -251,35 +254,7 @@ public struct WatermarkEmbedder: Sendable {
             let scale = Float((limit / changeEnergy).squareRoot())
             for i in 0..<change.count { change[i] *= scale }
         }
-        if ProcessInfo.processInfo.environment["WM_DEBUG"] != nil {
-            let analysed = stft.analyze(change)
-            var marked = original
-            for i in 0..<marked.count { marked[i] += analysed[i] }
-            let (sums, _) = marked.withUnsafeBufferPointer { v in
-                MarkLayout.frameSums(frameCount: frames, power: { f, p in
-                    let base = f * bins * 2
-                    for i in 0..<bins { p[i] = v[base + 2 * i] * v[base + 2 * i] + v[base + 2 * i + 1] * v[base + 2 * i + 1] }
-                }, layout: layout)
-            }
-            var hist = [Int](repeating: 0, count: 5)
-            var perSecondBad = [Int](repeating: 0, count: slotCount / 16 + 1)
-            for j in 0..<slotCount { for g in 0..<groups {
-                var y: Float = 0
-                for f in (1 + j * framesPerSlot)..<(1 + (j + 1) * framesPerSlot) { y += sums[f * groups + g] }
-                y /= Float(framesPerSlot)
-                let e = abs(y - targets[j * groups + g]) / chosenStep
-                hist[min(4, Int(e * 8))] += 1
-                if e > 0.25 { perSecondBad[j / 16] += 1 }
-            } }
-            FileHandle.standardError.write(Data("skipped \(skipped.filter { $0 }.count) miss in eighths of a step: \(hist)\nbad per second: \(perSecondBad)\n".utf8))
-            let clipped = delta.filter { abs($0) >= maxDelta * 0.999 }.count
-            let meanAbs = delta.map { abs($0) }.reduce(0, +) / Float(max(1, delta.count))
-            let rms = (delta.map { $0 * $0 }.reduce(0, +) / Float(max(1, delta.count))).squareRoot()
-            let meanGain = gain.reduce(0, +) / Float(max(1, gain.count))
-            let sortedGain = gain.sorted()
-            FileHandle.standardError.write(Data("step \(chosenStep) positions \(delta.count) clipped \(clipped) mean|d| \(meanAbs) rms \(rms) mean gain \(meanGain) p10 \(sortedGain[sortedGain.count / 10]) p50 \(sortedGain[sortedGain.count / 2])\n".utf8))
-        }
-        return change
+        return (change, chosenStep)
     }
 }
 

@@ -70,7 +70,7 @@ func run() throws {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
         print(json(["file": positional[1], "swr_db": report.signalToWatermarkDB, "duration_s": input.duration,
                     "embed_s": seconds, "realtime": input.duration / seconds,
-                    "cpu_s": cpu, "realtime_cpu": input.duration / cpu]))
+                    "cpu_s": cpu, "realtime_cpu": input.duration / cpu, "step": Double(report.step)]))
     case "detect":
         guard !positional.isEmpty else { throw ToolError(description: usage) }
         let detector = WatermarkDetector(markKeys: [key], step: step)

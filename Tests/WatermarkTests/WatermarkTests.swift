@@ -208,6 +208,27 @@ private func excerpt(_ audio: AudioBuffer, from start: Double, seconds: Double) 
         #expect(abs(detection.speed - 1.02) < 0.0025)
     }
 
+    @Test func bandResamplerKeepsTheMarkBandAndRejectsAliases() throws {
+        func tone(_ frequency: Double, rate: Int, seconds: Double = 1) -> [Float] {
+            (0..<Int(seconds * Double(rate))).map { Float(sin(2 * .pi * frequency * Double($0) / Double(rate))) }
+        }
+        func rms(_ x: [Float]) -> Double {
+            let middle = x[(x.count / 4)..<(3 * x.count / 4)] // away from the edges
+            return (middle.reduce(0) { $0 + Double($1 * $1) } / Double(middle.count)).squareRoot()
+        }
+        let down = try #require(BandResampler(from: 44_100, to: 16_000))
+        let up = try #require(BandResampler(from: 16_000, to: 44_100))
+        // 250 Hz - 3.75 kHz pass at unit gain both ways.
+        for frequency in [250.0, 1_000, 3_750] {
+            let passed = down.convert(tone(frequency, rate: 44_100))
+            #expect(passed.count == 16_000)
+            #expect(abs(20 * log10(rms(passed) / 0.7071)) < 0.1)
+            #expect(abs(20 * log10(rms(up.convert(tone(frequency, rate: 16_000))) / 0.7071)) < 0.1)
+        }
+        // 13 kHz would fold onto 3 kHz at 16 kHz: it must be gone.
+        #expect(20 * log10(rms(down.convert(tone(13_000, rate: 44_100))) / 0.7071) < -50)
+    }
+
     @Test func noMarkInUnmarkedAudio() throws {
         for seed in [1, 2, 3] as [UInt64] {
             let music = generatedMusic(seconds: 15, seed: seed)
