@@ -61,7 +61,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Registry", "Audio", "Daemon"], path: "Tests/TestSupport"),
         .testTarget(name: "AudioTests", dependencies: ["Audio", "TestSupport"]),
         .testTarget(name: "SpectralTests", dependencies: ["Spectral"]),
-        .testTarget(name: "FingerprintTests", dependencies: ["Fingerprint", "TestSupport"]),
+        .testTarget(name: "FingerprintTests", dependencies: ["Fingerprint", "TestSupport", "Remix", "Audio"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "Fingerprint", "Rights", "Watermark", "TestSupport"]),
         // Drives the built `tracemark` executable against a real PostgreSQL.
         .testTarget(name: "TracemarkTests", dependencies: ["Registry", "Audio", "Daemon", "TestSupport"]),

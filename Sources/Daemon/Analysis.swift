@@ -14,8 +14,8 @@ public struct Analysis: Sendable {
         Fingerprinter(parameters: parameters).landmarks(samples: audio.samples)
     }
 
-    /// Landmarks of a query, at several sub-hop shifts.
-    public func queryLandmarks(of audio: DecodedAudio) -> [Landmark] {
-        Fingerprinter(parameters: parameters).queryLandmarks(samples: audio.samples)
+    /// Landmarks of a query with the probes to look up (several sub-hop shifts, every transform).
+    public func query(of audio: DecodedAudio) -> Query {
+        Fingerprinter(parameters: parameters).query(samples: audio.samples)
     }
 }

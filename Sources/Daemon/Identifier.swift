@@ -21,6 +21,15 @@ public struct TrackMatch: Codable, Sendable, Equatable {
     public let score: Int
     /// Share of the query's distinct hashes that agree on the offset, 0...1.
     public let confidence: Double
+    /// The query's tempo and pitch relative to the master: 1.03 and 1.03 for a 3 % speed-up,
+    /// 1.05 and 1 for a 5 % tempo change, 1 and 1.059 for a semitone up.
+    public let tempo_factor: Double
+    public let pitch_factor: Double
+    public let pitch_semitones: Double
+    /// Agreeing hashes expected by chance on this track's best alignment, and the chance of an
+    /// alignment this strong appearing by chance anywhere in the catalog (docs/fingerprint.md).
+    public let expected_by_chance: Double
+    public let false_match_probability: Double
 
     // Metadata the catalog lacks is `null`, not absent: every match has the same keys.
     public func encode(to encoder: any Encoder) throws {
@@ -37,10 +46,17 @@ public struct TrackMatch: Codable, Sendable, Equatable {
         try c.encode(master_end_s, forKey: .master_end_s)
         try c.encode(score, forKey: .score)
         try c.encode(confidence, forKey: .confidence)
+        try c.encode(tempo_factor, forKey: .tempo_factor)
+        try c.encode(pitch_factor, forKey: .pitch_factor)
+        try c.encode(pitch_semitones, forKey: .pitch_semitones)
+        try c.encode(expected_by_chance, forKey: .expected_by_chance)
+        try c.encode(false_match_probability, forKey: .false_match_probability)
     }
 }
 
 extension TrackMatch {
+    static func threeDigits(_ x: Double) -> Double { Double(String(format: "%.3g", x)) ?? x }
+
     /// A matcher candidate in seconds, with what the catalog knows about its track.
     init(_ c: Candidate, track: Track, secondsPerFrame: Double, queryHashes: Int) {
         func seconds(_ frames: Int32) -> Double { (Double(frames) * secondsPerFrame * 1000).rounded() / 1000 }
@@ -48,7 +64,11 @@ extension TrackMatch {
                   source_path: track.sourcePath, offset_s: seconds(c.offsetFrames),
                   query_start_s: seconds(c.queryFrames.lowerBound), query_end_s: seconds(c.queryFrames.upperBound),
                   master_start_s: seconds(c.masterFrames.lowerBound), master_end_s: seconds(c.masterFrames.upperBound),
-                  score: c.score, confidence: (min(1, Double(c.score) / Double(max(queryHashes, 1))) * 1000).rounded() / 1000)
+                  score: c.score, confidence: (min(1, Double(c.score) / Double(max(queryHashes, 1))) * 1000).rounded() / 1000,
+                  tempo_factor: (c.tempoFactor * 10000).rounded() / 10000, pitch_factor: (c.pitchFactor * 10000).rounded() / 10000,
+                  pitch_semitones: (c.pitchSemitones * 100).rounded() / 100,
+                  expected_by_chance: Self.threeDigits(c.expectedByChance),
+                  false_match_probability: Self.threeDigits(c.falseMatchProbability))
     }
 }
 
@@ -84,18 +104,19 @@ public struct Identifier: Sendable {
         let clock = ContinuousClock()
         let parameters = analysis.parameters
         var start = clock.now
-        let query = analysis.queryLandmarks(of: audio)
+        let query = analysis.query(of: audio)
         timings.fingerprint += clock.now - start
         start = clock.now
-        let candidates = Matcher(parameters: parameters).rank(try catalog.hits(for: query), top: top)
+        let candidates = Matcher(parameters: parameters).rank(
+            try catalog.hits(for: query), query: query,
+            catalog: try catalog.extent(secondsPerFrame: parameters.secondsPerFrame), top: top)
         let tracks = try catalog.tracks(ids: candidates.map(\.trackID))
         timings.lookup += clock.now - start
 
-        let distinctHashes = Set(query.map(\.hash)).count
         let matches = candidates.compactMap { c in
-            tracks[c.trackID].map { TrackMatch(c, track: $0, secondsPerFrame: parameters.secondsPerFrame, queryHashes: distinctHashes) }
+            tracks[c.trackID].map { TrackMatch(c, track: $0, secondsPerFrame: parameters.secondsPerFrame, queryHashes: query.landmarks.count) }
         }
         return MatchAnswer(matches: matches,
-                           query: QuerySummary(duration_s: (audio.duration * 1000).rounded() / 1000, hashes: query.count))
+                           query: QuerySummary(duration_s: (audio.duration * 1000).rounded() / 1000, hashes: query.landmarks.count))
     }
 }

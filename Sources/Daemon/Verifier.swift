@@ -71,19 +71,20 @@ public struct Verifier: Sendable {
         let clock = ContinuousClock()
         let parameters = analysis.parameters
         var start = clock.now
-        let query = analysis.queryLandmarks(of: audio)
+        let query = analysis.query(of: audio)
         timings.fingerprint += clock.now - start
         start = clock.now
         let catalog = Catalog(db)
-        let frameCount = Int32(audio.samples.count / parameters.hop)
-        let spans = Matcher(parameters: parameters).segments(try catalog.hits(for: query), queryFrameCount: frameCount)
+        let frameCount = query.frameCount
+        let spans = Matcher(parameters: parameters).segments(
+            try catalog.hits(for: query), query: query, catalog: try catalog.extent(secondsPerFrame: parameters.secondsPerFrame))
         let tracks = try catalog.tracks(ids: Array(Set(spans.compactMap { $0.match?.trackID })))
         let rights = RightsStore(db)
         let policies = try rights.policiesInForce(for: Array(tracks.values), at: time)
 
         func seconds(_ frames: Int32) -> Double { (Double(frames) * parameters.secondsPerFrame * 1000).rounded() / 1000 }
         let duration = (audio.duration * 1000).rounded() / 1000
-        let distinctHashes = Set(query.map(\.hash)).count
+        let distinctHashes = query.landmarks.count
         let segments = spans.map { span -> VerifiedSegment in
             let start = seconds(span.frames.lowerBound)
             let end = span.frames.upperBound >= frameCount ? duration : seconds(span.frames.upperBound)

@@ -7,6 +7,18 @@ public struct Peak: Sendable, Hashable {
     public let bin: Int
     /// Log power above the frame's mean log power in the band: how much the peak stands out.
     public let prominence: Float
+    /// Where the peak's maximum lies between frames and between bins (parabolic interpolation of
+    /// the log spectrum), for pitch and timing finer than the grid.
+    public let fineFrame: Float
+    public let fineBin: Float
+
+    public init(frame: Int, bin: Int, prominence: Float, fineFrame: Float? = nil, fineBin: Float? = nil) {
+        self.frame = frame
+        self.bin = bin
+        self.prominence = prominence
+        self.fineFrame = fineFrame ?? Float(frame)
+        self.fineBin = fineBin ?? Float(bin)
+    }
 }
 
 /// Picks a constellation of prominent local maxima, at most `peaksPerSecond` per second.
@@ -45,7 +57,11 @@ public struct PeakPicker: Sendable {
             for k in 0..<width {
                 let v = level[f * width + k]
                 if v > 0, v == neighbourhood[f * width + k] {
-                    candidates.append(Peak(frame: f, bin: lo + k, prominence: v))
+                    let df = f > 0 && f < frames - 1
+                        ? Self.vertex(level[(f - 1) * width + k], v, level[(f + 1) * width + k]) : 0
+                    let dk = k > 0 && k < width - 1 ? Self.vertex(level[f * width + k - 1], v, level[f * width + k + 1]) : 0
+                    candidates.append(Peak(frame: f, bin: lo + k, prominence: v,
+                                           fineFrame: Float(f) + df, fineBin: Float(lo + k) + dk))
                 }
             }
         }
@@ -67,6 +83,13 @@ public struct PeakPicker: Sendable {
             if stronger < p.peaksPerSecond { kept.append(peak) }
         }
         return kept
+    }
+
+    /// Offset of a parabola's vertex through three neighbouring values, the middle one largest.
+    static func vertex(_ a: Float, _ b: Float, _ c: Float) -> Float {
+        let curvature = a - 2 * b + c
+        guard curvature < 0 else { return 0 }
+        return min(0.5, max(-0.5, 0.5 * (a - c) / curvature))
     }
 
     /// Maximum over a window of +-radius along one axis of a row-major matrix.

@@ -10,45 +10,43 @@ extension Matcher {
     /// Splits a query into stretches that each match one master, and the stretches between them
     /// that match nothing: a query may hold several masters one after another, or none.
     ///
-    /// Every (track, offset) that gathers `minimumVotes` agreeing hashes is a candidate; its
-    /// agreeing hits are cut where they pause for longer than `maxGapSeconds`, and each run that
-    /// still has `minimumVotes` hashes is a stretch. Stretches are taken strongest first, and a
-    /// weaker one that mostly overlaps a stronger one is dropped. Gaps between stretches shorter
-    /// than `minUnknownSeconds` are split between the neighbours; longer ones are unknown.
-    public func segments(_ hits: [Hit], queryFrameCount: Int32, maxGapSeconds: Double = 2,
+    /// The strongest vote cells of each track are candidates; each one's agreeing hits are cut
+    /// where they pause for longer than `maxGapSeconds`, and each run that passes the no-match
+    /// rule (its chance statistics counted over the run's share of the query) is a stretch.
+    /// Stretches are taken strongest first, and a weaker one that mostly overlaps a stronger one is
+    /// dropped. Gaps between stretches shorter than `minUnknownSeconds` are split between the
+    /// neighbours; longer ones are unknown.
+    public func segments(_ hits: [Hit], query: Query, catalog: CatalogExtent, maxGapSeconds: Double = 2,
                          minUnknownSeconds: Double = 1) -> [QuerySpan] {
-        let frameCount = max(queryFrameCount, 1)
-        let maxGap = Int32((maxGapSeconds / parameters.secondsPerFrame).rounded())
+        let frameCount = max(query.frameCount, 1)
+        let maxGap = Float(maxGapSeconds / parameters.secondsPerFrame)
         let minUnknown = Int32((minUnknownSeconds / parameters.secondsPerFrame).rounded())
 
-        var votes: [Int64: Int] = [:]
-        for hit in hits { votes[Self.key(hit.trackID, hit.masterFrame - hit.queryFrame), default: 0] += 1 }
-        // Offsets whose neighbourhood (+-1 frame) has enough votes and that are its local maximum.
-        var offsets: [(track: Int32, offset: Int32, score: Int)] = []
-        for (key, count) in votes {
-            let (track, offset) = Self.unpack(key)
-            let below = votes[Self.key(track, offset - 1)] ?? 0, above = votes[Self.key(track, offset + 1)] ?? 0
-            guard count >= below, count > above, below + count + above >= parameters.minimumVotes else { continue }
-            offsets.append((track, offset, below + count + above))
-        }
-
-        // Runs of agreeing hits, strongest first.
-        var hitsByTrack: [Int32: [Hit]] = [:]
-        let candidateTracks = Set(offsets.map(\.track))
-        for hit in hits where candidateTracks.contains(hit.trackID) { hitsByTrack[hit.trackID, default: []].append(hit) }
         var runs: [Candidate] = []
-        for (track, offset, _) in offsets {
-            let agreeing = (hitsByTrack[track] ?? [])
-                .filter { abs($0.masterFrame - $0.queryFrame - offset) <= 1 }
-                .sorted { $0.queryFrame < $1.queryFrame }
-            guard !agreeing.isEmpty else { continue }
-            var start = 0
-            for i in 1...agreeing.count where i == agreeing.count || agreeing[i].queryFrame - agreeing[i - 1].queryFrame > maxGap {
-                let run = agreeing[start..<i]
-                start = i
-                guard run.count >= parameters.minimumVotes, let q0 = run.first?.queryFrame, let q1 = run.last?.queryFrame,
-                      let m0 = run.map(\.masterFrame).min(), let m1 = run.map(\.masterFrame).max() else { continue }
-                runs.append(Candidate(trackID: track, offsetFrames: offset, score: run.count, queryFrames: q0...q1, masterFrames: m0...m1))
+        for (track, trackHits) in Dictionary(grouping: hits, by: \.trackID) where trackHits.count >= parameters.minimumVotes {
+            let trackLandmarks = Self.distinctLandmarks(trackHits, query: query).count
+            let strongest = cells(trackHits, query: query)
+                .filter { $0.value >= parameters.minimumVotes / 2 }
+                .sorted { ($0.value, $1.key) > ($1.value, $0.key) }
+                .prefix(Self.cellsPerTrack)
+            for (cell, _) in strongest {
+                let agree = Self.distinctLandmarks(agreeing(trackHits, cell: cell, query: query), query: query)
+                    .sorted { time($0, query) < time($1, query) }
+                guard !agree.isEmpty else { continue }
+                var start = 0
+                for i in 1...agree.count where i == agree.count || time(agree[i], query) - time(agree[i - 1], query) > maxGap {
+                    let run = Array(agree[start..<i])
+                    start = i
+                    guard run.count >= parameters.minimumVotes else { continue }
+                    let span = Double(time(run[run.count - 1], query) - time(run[0], query)) + 2 * Double(maxGap)
+                    let share = min(1, span / Double(frameCount))
+                    if let c = candidate(track, cell: cell, agreeing: run,
+                                         trackLandmarks: Int((Double(trackLandmarks) * share).rounded(.up)),
+                                         chanceFrames: Int(min(Double(frameCount), span)), query: query, catalog: catalog),
+                       accepted(c) {
+                        runs.append(c)
+                    }
+                }
             }
         }
         runs.sort { ($0.score, -$0.trackID) > ($1.score, -$1.trackID) }
@@ -86,5 +84,12 @@ extension Matcher {
         }
         if cursor < frameCount { spans.append(QuerySpan(frames: cursor..<frameCount, match: nil)) }
         return spans
+    }
+
+    /// Vote cells of one track examined for stretches.
+    static let cellsPerTrack = 8
+
+    private func time(_ hit: Hit, _ query: Query) -> Float {
+        query.landmarks[Int(query.probes[Int(hit.probe)].landmark)].time
     }
 }

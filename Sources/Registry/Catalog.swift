@@ -68,6 +68,33 @@ public struct Catalog: Sendable {
         return rows.rows.first?[0].int.map { Int32($0) }
     }
 
+    /// The id and fingerprint version of a stored track with this content hash, if any.
+    public func stored(contentSHA256: [UInt8]) throws -> (id: Int32, version: Int32)? {
+        let rows = try db.query("SELECT id, fingerprint_version FROM tracks WHERE content_sha256 = $1", [.bytea(contentSHA256)])
+        guard let row = rows.rows.first, let id = row[0].int, let version = row[1].int else { return nil }
+        return (Int32(id), Int32(version))
+    }
+
+    /// Replaces a stored track's hashes with ones of another fingerprint version, in one
+    /// transaction: a reader sees the old hashes or the new, never a mixture or none.
+    public func replaceFingerprints(trackID: Int32, landmarks: [Landmark], version: Int32) throws {
+        try db.transaction {
+            _ = try db.query("DELETE FROM fingerprints WHERE track_id = $1", [.int32(trackID)])
+            try copyFingerprints(landmarks, trackID: trackID)
+            _ = try db.query("UPDATE tracks SET fingerprint_version = $2, hash_count = $3 WHERE id = $1",
+                           [.int32(trackID), .int32(version), .int32(Int32(landmarks.count))])
+        }
+    }
+
+    private func copyFingerprints(_ landmarks: [Landmark], trackID id: Int32) throws {
+        var copy = BinaryCopy()
+        copy.reserve(rows: landmarks.count, bytesPerRow: 26)
+        for landmark in landmarks {
+            copy.row(Int32(bitPattern: landmark.hash.value), id, landmark.frame)
+        }
+        try db.copyIn("COPY fingerprints (hash, track_id, frame) FROM STDIN (FORMAT binary)", data: copy.finished())
+    }
+
     /// Stores a track and all its hashes in one transaction: whole or not at all. `alsoStore`
     /// runs inside the same transaction once the track has its id (its rights, at ingest).
     public func store(_ track: NewTrack, landmarks: [Landmark], version: Int32,
@@ -92,33 +119,34 @@ public struct Catalog: Sendable {
                 let existing = try trackID(contentSHA256: track.contentSHA256)
                 return .duplicate(existing ?? 0)
             }
-            var copy = BinaryCopy()
-            copy.reserve(rows: landmarks.count, bytesPerRow: 26)
-            for landmark in landmarks {
-                copy.row(Int32(bitPattern: landmark.hash.value), id, landmark.frame)
-            }
-            try db.copyIn("COPY fingerprints (hash, track_id, frame) FROM STDIN (FORMAT binary)", data: copy.finished())
+            try copyFingerprints(landmarks, trackID: id)
             try alsoStore?(id)
             return .added(id)
         }
     }
 
-    /// Every stored landmark sharing a hash with the query, as hits for the matcher.
-    public func hits(for query: [Landmark]) throws -> [Hit] {
-        var framesByHash: [UInt32: [Int32]] = [:]
-        for landmark in query { framesByHash[landmark.hash.value, default: []].append(landmark.frame) }
-        guard !framesByHash.isEmpty else { return [] }
-        let hashes = framesByHash.keys.map { Int32(bitPattern: $0) }
+    /// Every stored landmark sharing a hash with one of the query's probes, as hits for the matcher.
+    public func hits(for query: Query) throws -> [Hit] {
+        var probesByHash: [UInt32: [Int32]] = [:]
+        for (i, probe) in query.probes.enumerated() { probesByHash[probe.hash.value, default: []].append(Int32(i)) }
+        guard !probesByHash.isEmpty else { return [] }
+        let hashes = probesByHash.keys.map { Int32(bitPattern: $0) }
         let rows = try db.queryInt32("SELECT hash, track_id, frame FROM fingerprints WHERE hash = ANY($1)",
                                      [.int32Array(hashes)], columns: 3)
         var hits: [Hit] = []
         hits.reserveCapacity(rows.count / 3)
         for r in stride(from: 0, to: rows.count, by: 3) {
-            for queryFrame in framesByHash[UInt32(bitPattern: rows[r])] ?? [] {
-                hits.append(Hit(trackID: rows[r + 1], masterFrame: rows[r + 2], queryFrame: queryFrame))
+            for probe in probesByHash[UInt32(bitPattern: rows[r])] ?? [] {
+                hits.append(Hit(trackID: rows[r + 1], masterFrame: rows[r + 2], probe: probe))
             }
         }
         return hits
+    }
+
+    /// The catalog's extent in analysis frames, for the matcher's no-match rule.
+    public func extent(secondsPerFrame: Double) throws -> CatalogExtent {
+        let size = try size()
+        return CatalogExtent(tracks: size.tracks, frames: Int((size.hours * 3600 / secondsPerFrame).rounded()))
     }
 
     private static let trackColumns = """

@@ -49,7 +49,7 @@ struct DatabaseCommand: ParsableCommand {
             if stale == 0 {
                 print("fingerprint version \(version): current")
             } else {
-                print("fingerprint version \(version): \(stale) tracks are stale (stored with another version); re-ingest them")
+                print("fingerprint version \(version): \(stale) tracks are stale (stored with another version); run `tracemark ingest` on their files again to re-fingerprint them")
             }
         }
     }

@@ -85,14 +85,15 @@ struct IngestCommand: ParsableCommand {
         interrupt.cancel()
 
         let c = progress.counts
-        if c.added > 0, let registry {
+        if c.added + c.refreshed > 0, let registry {
             // Marks the new rows all-visible, so lookups read them with index-only scans, and
             // refreshes the planner's statistics; reads only the pages this run wrote.
             try? registry.connect().execute("VACUUM (ANALYZE) fingerprints")
         }
         let elapsed = Date().timeIntervalSince(progress.started)
-        print(String(format: "%@ %d, skipped %d, failed %d; %.2f h of audio, %d hashes, %.1f s, %.0fx realtime",
-                     decodeOnly ? "decoded" : "added", c.added, c.skipped, c.failed, c.audioSeconds / 3600, c.hashes,
+        print(String(format: "%@ %d, skipped %d, failed %d%@; %.2f h of audio, %d hashes, %.1f s, %.0fx realtime",
+                     decodeOnly ? "decoded" : "added", c.added, c.skipped, c.failed,
+                     c.refreshed > 0 ? ", re-fingerprinted \(c.refreshed)" : "", c.audioSeconds / 3600, c.hashes,
                      elapsed, elapsed > 0 ? c.audioSeconds / elapsed : 0))
         if let message = shared.fatal.withLock({ $0 }) { throw ValidationFailure("ingest stopped: \(message)") }
         if interrupt.fired { throw ExitCode(130) }
@@ -107,13 +108,21 @@ struct IngestCommand: ParsableCommand {
         }
         let catalog = Catalog(db)
         let sha = try ContentDigest.sha256(fileAt: file.path)
-        if try catalog.trackID(contentSHA256: sha) != nil {
+        let analysis = Analysis()
+        let version = analysis.parameters.version
+        let stored = try catalog.stored(contentSHA256: sha)
+        if let stored, stored.version == version {
             progress.record({ $0.skipped += 1 }, bytes: file.bytes)
             return
         }
-        let analysis = Analysis()
         let audio = try analysis.decoder.decode(path: file.path)
         let landmarks = analysis.landmarks(of: audio)
+        if let stored {
+            // Stored with another fingerprint version: same track and metadata, new hashes.
+            try catalog.replaceFingerprints(trackID: stored.id, landmarks: landmarks, version: version)
+            progress.record({ $0.refreshed += 1; $0.hashes += landmarks.count }, bytes: file.bytes)
+            return
+        }
         let meta = sidecar.entry(for: file.path)
         let track = NewTrack(sourcePath: file.path, contentSHA256: sha, title: meta?.title, artist: meta?.artist,
                              album: meta?.album, isrc: meta?.isrc, duration: audio.sourceDuration,
@@ -124,7 +133,7 @@ struct IngestCommand: ParsableCommand {
             _ = try RightsStore(db).applyInTransaction([PolicyChange(target: target, holder: rights.holder, rules: [rights.rule],
                                                                      origin: file.path)], source: sidecar.path ?? "metadata sidecar")
         } }
-        switch try catalog.store(track, landmarks: landmarks, version: analysis.parameters.version, alsoStore: storeRights) {
+        switch try catalog.store(track, landmarks: landmarks, version: version, alsoStore: storeRights) {
         case .added:
             progress.record({ $0.added += 1; $0.audioSeconds += audio.sourceDuration; $0.hashes += landmarks.count }, bytes: file.bytes)
         case .duplicate:

@@ -25,12 +25,21 @@ struct MatchCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("Audio files to identify.", valueName: "file"))
     var files: [String]
 
-    @Flag(help: "One JSON object per file: {\"file\", \"match\": null | {track_id, source_path, title, artist, isrc, offset_s, score}}.")
+    @Flag(help: "One JSON object per file: {\"file\", \"match\": null | {track_id, source_path, title, artist, isrc, offset_s, score, tempo_factor, pitch_factor, expected_by_chance, false_match_probability}}.")
     var json = false
 
     @OptionGroup var daemon: DaemonOptions
 
     @OptionGroup var registry: RegistryOptions
+
+    /// ", tempo x1.030, pitch +0.51 semitones" when the query is not the master's own speed and pitch.
+    static func changes(_ m: Answer.Found) -> String {
+        var parts: [String] = []
+        let semitones = 12 * log2(m.pitch_factor)
+        if abs(m.tempo_factor - 1) >= 0.002 { parts.append(String(format: "tempo x%.3f", m.tempo_factor)) }
+        if abs(semitones) >= 0.03 { parts.append(String(format: "pitch %+.2f semitones", semitones)) }
+        return parts.isEmpty ? "" : ", " + parts.joined(separator: ", ")
+    }
 
     struct Answer: Encodable {
         struct Found: Encodable {
@@ -41,10 +50,16 @@ struct MatchCommand: AsyncParsableCommand {
             let isrc: String?
             let offset_s: Double
             let score: Int
+            let tempo_factor: Double
+            let pitch_factor: Double
+            let expected_by_chance: Double
+            let false_match_probability: Double
 
             init(_ m: TrackMatch) {
                 track_id = m.track_id; source_path = m.source_path; title = m.title; artist = m.artist
                 isrc = m.isrc; offset_s = m.offset_s; score = m.score
+                tempo_factor = m.tempo_factor; pitch_factor = m.pitch_factor
+                expected_by_chance = m.expected_by_chance; false_match_probability = m.false_match_probability
             }
         }
         let file: String
@@ -103,7 +118,7 @@ struct MatchCommand: AsyncParsableCommand {
                 printError("\(file): \(error)")
             } else if let m = answer.match {
                 let name = [m.title, m.artist].compactMap { $0 }.joined(separator: " - ")
-                print("\(file): \(name.isEmpty ? "track \(m.track_id)" : name) [track \(m.track_id), \(m.source_path)] at \(String(format: "%.2f", m.offset_s)) s, score \(m.score)")
+                print("\(file): \(name.isEmpty ? "track \(m.track_id)" : name) [track \(m.track_id), \(m.source_path)] at \(String(format: "%.2f", m.offset_s)) s, score \(m.score)\(Self.changes(m))")
             } else {
                 print("\(file): no match")
             }

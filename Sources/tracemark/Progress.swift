@@ -5,10 +5,12 @@ import Synchronization
 final class IngestProgress: Sendable {
     struct Counts {
         var added = 0, skipped = 0, failed = 0
+        /// Stored with a stale fingerprint version and fingerprinted again.
+        var refreshed = 0
         var bytesDone = 0
         var audioSeconds = 0.0
         var hashes = 0
-        var done: Int { added + skipped + failed }
+        var done: Int { added + refreshed + skipped + failed }
     }
 
     let totalFiles: Int

@@ -2,24 +2,26 @@ import Foundation
 import Spectral
 import TestSupport
 import Testing
+import Audio
+import Remix
 @testable import Fingerprint
 
 @Suite struct LandmarkHashTests {
     @Test func packingRoundTrips() throws {
-        for (bin, df, dt) in [(0, -128, 1), (511, 127, 63), (200, 0, 17), (10, -5, 2)] {
-            let hash = try #require(LandmarkHash(anchorBin: bin, binDelta: df, frameDelta: dt))
-            #expect(hash.anchorBin == bin)
-            #expect(hash.binDelta == df)
+        for (anchor, interval, dt) in [(0, -32, 1), (255, 31, 63), (100, 0, 17), (10, -5, 2)] {
+            let hash = try #require(LandmarkHash(anchorCell: anchor, intervalCell: interval, frameDelta: dt))
+            #expect(hash.anchorCell == anchor)
+            #expect(hash.intervalCell == interval)
             #expect(hash.frameDelta == dt)
-            #expect(hash.value < 1 << 23)
+            #expect(hash.value < 1 << 20)
         }
     }
 
     @Test func outOfRangeFieldsAreRefused() {
-        #expect(LandmarkHash(anchorBin: 512, binDelta: 0, frameDelta: 1) == nil)
-        #expect(LandmarkHash(anchorBin: 1, binDelta: 128, frameDelta: 1) == nil)
-        #expect(LandmarkHash(anchorBin: 1, binDelta: 0, frameDelta: 0) == nil)
-        #expect(LandmarkHash(anchorBin: 1, binDelta: 0, frameDelta: 64) == nil)
+        #expect(LandmarkHash(anchorCell: 256, intervalCell: 0, frameDelta: 1) == nil)
+        #expect(LandmarkHash(anchorCell: 1, intervalCell: 32, frameDelta: 1) == nil)
+        #expect(LandmarkHash(anchorCell: 1, intervalCell: 0, frameDelta: 0) == nil)
+        #expect(LandmarkHash(anchorCell: 1, intervalCell: 0, frameDelta: 64) == nil)
     }
 }
 
@@ -50,6 +52,12 @@ import Testing
         // Nothing strong where no tone sounds: every peak is near one of the four bins.
         let bins = bursts.map { Int(($0.frequency / binWidth).rounded()) }
         #expect(peaks.filter { p in p.prominence > 5 && !bins.contains { abs($0 - p.bin) <= 2 } }.isEmpty)
+        // Interpolation puts each tone's peaks within a fifth of a bin of its true frequency.
+        for burst in bursts {
+            let exact = Float(burst.frequency / binWidth)
+            let found = peaks.filter { abs(Float($0.bin) - exact) <= 1 }
+            #expect(found.allSatisfy { abs($0.fineBin - exact) < 0.2 }, "\(burst.frequency) Hz: \(found.map(\.fineBin)) vs \(exact)")
+        }
     }
 
     @Test func densityIsCapped() {
@@ -64,16 +72,17 @@ import Testing
 }
 
 @Suite struct FingerprinterTests {
-    @Test func landmarksPairPeaksWithinTheTargetZone() {
+    @Test func landmarksPairPeaksWithinTheTargetZone() throws {
         let p = FingerprintParameters.current
-        let peaks = [Peak(frame: 0, bin: 100, prominence: 3), Peak(frame: 5, bin: 150, prominence: 3),
+        // 100 -> 200 bins is an octave (12 semitones); 100 -> 400 two octaves, out of the zone.
+        let peaks = [Peak(frame: 0, bin: 100, prominence: 3), Peak(frame: 5, bin: 200, prominence: 3),
                      Peak(frame: 10, bin: 400, prominence: 3), Peak(frame: 70, bin: 120, prominence: 3)]
         let landmarks = Fingerprinter(parameters: p).landmarks(peaks: peaks)
-        // (0,100)->(5,150); (0,100)->(10,400) is out of the bin range; (5,150)->(10,400) is 250 bins
-        // away, also out; (10,400)->(70,120) is 280 bins away; (0,*)->(70,*) is past 63 frames.
-        #expect(landmarks.count == 1)
-        #expect(landmarks.first?.frame == 0)
-        #expect(landmarks.first?.hash == LandmarkHash(anchorBin: 100, binDelta: 50, frameDelta: 5))
+        // (0,100)->(5,200); (5,200)->(10,400) and (0,100)->(10,400) are 12 and 24 semitones
+        // apart, the second out of range; (10,400)->(70,120) is 60 frames and 21 semitones.
+        #expect(landmarks.map(\.frame) == [0, 5])
+        let anchor = Int((p.pitch(ofBin: 100) / p.anchorPitchStep).rounded(.down))
+        #expect(landmarks.first?.hash == LandmarkHash(anchorCell: anchor, intervalCell: 24, frameDelta: 5))
     }
 
     @Test func sameAudioGivesSameLandmarks() {
@@ -82,25 +91,124 @@ import Testing
         #expect(fingerprinter.landmarks(samples: audio) == fingerprinter.landmarks(samples: audio))
         #expect(fingerprinter.landmarks(samples: audio).count > 8 * 10)
     }
+
+    /// Under the identity transform, a query of the whole master probes exactly the master's hashes.
+    @Test func identityProbesAreTheMasterHashes() throws {
+        let p = FingerprintParameters.current
+        let audio = GeneratedMusic.track(seed: 4, seconds: 6, sampleRate: 8000)
+        let master = Set(Fingerprinter(parameters: p).landmarks(samples: audio).map(\.hash))
+        let identityPitch = try #require(p.pitchShifts.firstIndex(of: 0))
+        let identityScale = try #require(p.timeScales.firstIndex { abs($0 - 1) < 1e-9 })
+        let probed = Set(Fingerprinter(parameters: p).query(samples: audio).probes
+            .filter { Int($0.pitchIndex) == identityPitch && Int($0.scaleIndex) == identityScale }.map(\.hash))
+        #expect(master.isSubset(of: probed))
+        #expect(!master.isEmpty)
+    }
+}
+
+/// A catalog held in memory: the same lookup the database does, for the matcher's tests.
+struct MemoryIndex {
+    var rows: [UInt32: [(track: Int32, frame: Int32)]] = [:]
+    var frames = 0
+    var tracks = 0
+
+    mutating func add(_ track: Int32, _ samples: [Float]) {
+        for l in Fingerprinter().landmarks(samples: samples) { rows[l.hash.value, default: []].append((track, l.frame)) }
+        frames += samples.count / FingerprintParameters.current.hop
+        tracks += 1
+    }
+
+    func match(_ samples: [Float]) -> [Candidate] {
+        let query = Fingerprinter().query(samples: samples)
+        var hits: [Hit] = []
+        for (i, probe) in query.probes.enumerated() {
+            for row in rows[probe.hash.value] ?? [] { hits.append(Hit(trackID: row.track, masterFrame: row.frame, probe: Int32(i))) }
+        }
+        return Matcher().rank(hits, query: query, catalog: CatalogExtent(tracks: tracks, frames: frames), top: 3)
+    }
 }
 
 @Suite struct MatcherTests {
-    @Test func votesPickTheAlignedTrack() {
-        var hits: [Hit] = []
-        for q in 0..<20 { hits.append(Hit(trackID: 7, masterFrame: Int32(q) + 300 + Int32(q % 2), queryFrame: Int32(q))) }
-        for q in 0..<30 { hits.append(Hit(trackID: 9, masterFrame: Int32(q * 37 % 500), queryFrame: Int32(q))) }
-        let ranked = Matcher().rank(hits, top: 3)
-        #expect(ranked.count == 1) // track 9's hits never agree on an offset
-        #expect(ranked.first?.trackID == 7)
-        #expect(ranked.first.map { abs($0.offsetFrames - 300) <= 1 } == true)
-        #expect(ranked.first?.score == 20)
-        #expect(ranked.first?.queryFrames == 0...19)
+    static let rate = 8000
+    static let catalog: MemoryIndex = {
+        var index = MemoryIndex()
+        for seed in 1...4 { index.add(Int32(seed), GeneratedMusic.track(seed: UInt64(seed), seconds: 40, sampleRate: rate)) }
+        return index
+    }()
+
+    enum Change: CustomStringConvertible {
+        case none, speed(Double), tempo(Double), pitch(Double)
+        var description: String {
+            switch self {
+            case .none: "none"
+            case let .speed(r): "speed \(r)"
+            case let .tempo(r): "tempo \(r)"
+            case let .pitch(s): "pitch \(s) st"
+            }
+        }
+        /// (tempo factor, pitch factor) of the changed audio relative to the original.
+        var factors: (Double, Double) {
+            switch self {
+            case .none: (1, 1)
+            case let .speed(r): (r, r)
+            case let .tempo(r): (r, 1)
+            case let .pitch(s): (1, pow(2, s / 12))
+            }
+        }
+        var operation: EditOperation? {
+            switch self {
+            case .none: nil
+            case let .speed(r): .speed(ratio: r)
+            case let .tempo(r): .tempo(ratio: r)
+            case let .pitch(s): .pitch(semitones: s)
+            }
+        }
+        func apply(_ samples: [Float]) throws -> [Float] {
+            guard let operation else { return samples }
+            return try Renderer().render(Edit(operations: [operation]), AudioBuffer(channels: [samples], sampleRate: MatcherTests.rate)).channels[0]
+        }
     }
 
-    @Test func tooFewAgreeingHitsIsNoMatch() {
-        let p = FingerprintParameters.current
-        let hits = (0..<(p.minimumVotes - 1)).map { Hit(trackID: 1, masterFrame: Int32($0) + 50, queryFrame: Int32($0)) }
-        #expect(Matcher(parameters: p).rank(hits).isEmpty)
-        #expect(Matcher(parameters: p).rank(hits + [Hit(trackID: 1, masterFrame: 500, queryFrame: 450)]).count == 1)
+    static let changes: [Change] = [.none, .speed(1.03), .speed(0.97), .tempo(1.05), .tempo(0.95), .pitch(1), .pitch(-1)]
+
+    /// An excerpt of a catalog track, changed by a known factor, is found with that factor
+    /// (within 0.5 %) and where it starts (within 0.5 s of the master time).
+    @Test(arguments: changes)
+    func changedExcerptIsFoundWithItsFactor(_ change: Change) throws {
+        let master = GeneratedMusic.track(seed: 3, seconds: 40, sampleRate: Self.rate)
+        let start = 12.3
+        let excerpt = GeneratedMusic.excerpt(master, sampleRate: Self.rate, start: start, seconds: 10)
+        let best = try #require(Self.catalog.match(try change.apply(excerpt)).first, "\(change): no match")
+        #expect(best.trackID == 3)
+        let (tempo, pitch) = change.factors
+        #expect(abs(best.tempoFactor / tempo - 1) < 0.005, "\(change): tempo factor \(best.tempoFactor)")
+        #expect(abs(best.pitchFactor / pitch - 1) < 0.005, "\(change): pitch factor \(best.pitchFactor)")
+        let offset = Double(best.offsetFrames) * FingerprintParameters.current.secondsPerFrame
+        #expect(abs(offset - start) < 0.5, "\(change): offset \(offset) s")
+        #expect(best.falseMatchProbability < 1e-6)
+    }
+
+    /// Music that was never in the catalog, under the same changes, matches nothing.
+    @Test(arguments: changes)
+    func unrelatedMaterialIsNotFound(_ change: Change) throws {
+        let stranger = GeneratedMusic.track(seed: 99, seconds: 12, sampleRate: Self.rate)
+        #expect(Self.catalog.match(try change.apply(stranger)).isEmpty)
+    }
+
+    @Test func chanceOfManyAgreeingHitsShrinksFast() {
+        #expect(abs(Matcher.poissonTail(atLeast: 0, mean: 3) - 1) < 1e-12)
+        #expect(abs(Matcher.poissonTail(atLeast: 1, mean: 0.5) - (1 - exp(-0.5))) < 1e-12)
+        #expect(Matcher.poissonTail(atLeast: 10, mean: 0.01) < 1e-25)
+    }
+
+    /// The bar rises with the catalog: the same alignment passes in a small catalog and not in a
+    /// vastly larger one.
+    @Test func noMatchRuleScalesWithTheCatalog() {
+        let m = Matcher()
+        let small = m.chance(score: 10, trackLandmarks: 40, queryFrames: 300, catalog: CatalogExtent(tracks: 100, frames: 100 * 5000))
+        let large = m.chance(score: 10, trackLandmarks: 40, queryFrames: 300, catalog: CatalogExtent(tracks: 10_000_000, frames: 10_000_000 * 5000))
+        #expect(small.probability < large.probability)
+        #expect(small.probability <= FingerprintParameters.current.falseMatchProbability)
+        #expect(large.probability > FingerprintParameters.current.falseMatchProbability)
     }
 }

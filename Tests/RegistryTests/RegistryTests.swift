@@ -54,18 +54,41 @@ import Testing
         #expect(stored.contentSHA256 == String(repeating: "01", count: 32))
     }
 
-    @Test func hitsPairStoredFramesWithQueryFrames() throws {
+    @Test func hitsPairStoredFramesWithTheProbesThatReachedThem() throws {
         let db = try PostgresConnection(connectionString: TestDatabase.create())
         let catalog = Catalog(db)
         guard case let .added(id) = try catalog.store(track(2), landmarks: landmarks(100), version: 1) else { return }
-        // Query: stored hashes 10..<20 seen 5 frames earlier in the query, plus unknown hashes.
-        var query: [Landmark] = (10..<20).map { (i: Int) -> Landmark in
-            Landmark(hash: LandmarkHash(value: UInt32(i * 7919 % (1 << 23))), frame: Int32(i - 5))
+        // Probes: stored hashes 10..<20, each probed under two transforms, plus an unknown hash.
+        var probes: [Probe] = []
+        for i in 10..<20 {
+            for transform in UInt8(0)..<2 {
+                probes.append(Probe(hash: LandmarkHash(value: UInt32(i * 7919 % (1 << 23))), landmark: Int32(i - 10),
+                                    pitchIndex: transform, scaleIndex: 0))
+            }
         }
-        query.append(Landmark(hash: LandmarkHash(value: UInt32(1 << 22 | 12345)), frame: 3))
-        let hits = try catalog.hits(for: query)
-        #expect(hits.count == 10)
-        #expect(hits.allSatisfy { $0.trackID == id && $0.masterFrame - $0.queryFrame == 5 })
+        probes.append(Probe(hash: LandmarkHash(value: UInt32(1 << 22 | 12345)), landmark: 10, pitchIndex: 0, scaleIndex: 0))
+        let landmarks = (0...10).map { QueryLandmark(time: Float($0), pitch: 30) }
+        let hits = try catalog.hits(for: Query(landmarks: landmarks, probes: probes, frameCount: 20))
+        #expect(hits.count == 20)
+        #expect(hits.allSatisfy { hit in
+            let probe = probes[Int(hit.probe)]
+            return hit.trackID == id && probe.hash.value == UInt32(Int(hit.masterFrame) * 7919 % (1 << 23))
+                && hit.masterFrame == probe.landmark + 10
+        })
+    }
+
+    @Test func staleFingerprintsAreReplacedWhole() throws {
+        let db = try PostgresConnection(connectionString: TestDatabase.create())
+        let catalog = Catalog(db)
+        let old = track(4)
+        guard case let .added(id) = try catalog.store(old, landmarks: landmarks(80), version: 1) else { return }
+        #expect(try catalog.stored(contentSHA256: old.contentSHA256)?.version == 1)
+        #expect(try catalog.staleTrackCount(version: 2) == 1)
+        try catalog.replaceFingerprints(trackID: id, landmarks: landmarks(30), version: 2)
+        #expect(try catalog.stored(contentSHA256: old.contentSHA256)?.version == 2)
+        #expect(try catalog.staleTrackCount(version: 2) == 0)
+        #expect(try db.query("SELECT count(*) FROM fingerprints WHERE track_id = $1", [.int32(id)]).rows[0][0].int == 30)
+        #expect(try catalog.tracks(ids: [id])[id]?.hashCount == 30)
     }
 
     @Test func invalidTrackIsRolledBackWhole() throws {

@@ -3,9 +3,10 @@
 
 Scoring, per clip of the plan:
   right         the top-1 match's source_path has the clip's source track's file name
-  offset right  right, and offset_s within OFFSET_TOLERANCE_S of the excerpt's start in the
-                master divided by the condition's speed factor (the daemon's time axis is the
-                query's, so a 3 % faster clip reports offsets 3 % smaller)
+  offset right  right, and offset_s (where the query starts, in master time) within
+                OFFSET_TOLERANCE_S times the condition's tempo factor of the excerpt's start in the
+                master (tools/degrade cuts the excerpt first, then changes it)
+  factor right  right, and tempo_factor and pitch_factor each within 0.5 % of the condition's
   false positive  any match for a clip of a held-out track (never ingested)
   error         no answer, an HTTP status other than 200, or a body that is not the expected JSON
 Errors count against accuracy (a clip with an error is not right) and are reported apart.
@@ -26,6 +27,10 @@ OFFSET_TOLERANCE_S = 0.5
 TRACK_FILE = re.compile(r'^track-(\d{4,5})\.(ogg|flac|mp3|wav)$')
 # Playback-rate change applied by tools/degrade; everything else keeps the time axis.
 SPEED_FACTOR = {'speed+3': 1.03, 'speed-3': 0.97, 'tempo+5': 1.05, 'tempo-5': 0.95}
+# (tempo, pitch) of each condition's clip relative to the master.
+FACTORS = {'speed+3': (1.03, 1.03), 'speed-3': (0.97, 0.97), 'tempo+5': (1.05, 1.0), 'tempo-5': (0.95, 1.0),
+           'pitch+1': (1.0, 2 ** (1 / 12)), 'pitch-1': (1.0, 2 ** (-1 / 12))}
+FACTOR_TOLERANCE = 0.005
 CONDITION_ORDER = ('clean', 'noise0', 'mp3-64', 'speed+3', 'speed-3', 'tempo+5', 'tempo-5',
                    'pitch+1', 'pitch-1', 'telephone', 'reverb')
 # What each condition does; the same wording as tools/degrade --help.
@@ -94,7 +99,7 @@ def server_seconds(header):
 def score(plan, answers):
     """Counters keyed by (condition, length) plus latencies and errors."""
     s = dict(total=collections.Counter(), right=collections.Counter(), offset=collections.Counter(),
-             offset_undivided=collections.Counter(), none=collections.Counter(), wrong=collections.Counter(),
+             factor=collections.Counter(), none=collections.Counter(), wrong=collections.Counter(),
              fp=collections.Counter(), scores=collections.defaultdict(list),
              held=collections.Counter(), errors=collections.Counter(), error_examples={},
              latency=collections.defaultdict(list), server=collections.defaultdict(list))
@@ -126,9 +131,11 @@ def score(plan, answers):
             s['none'][key] += 1
         elif os.path.basename(match['source_path']) == os.path.basename(row['source']):
             s['right'][key] += 1
-            expected = float(row['start_s']) / SPEED_FACTOR.get(row['condition'], 1.0)
-            s['offset'][key] += abs(match['offset_s'] - expected) <= OFFSET_TOLERANCE_S
-            s['offset_undivided'][key] += abs(match['offset_s'] - float(row['start_s'])) <= OFFSET_TOLERANCE_S
+            tempo, pitch = FACTORS.get(row['condition'], (1.0, 1.0))
+            s['offset'][key] += abs(match['offset_s'] - float(row['start_s'])) <= OFFSET_TOLERANCE_S * tempo
+            if 'tempo_factor' in match:
+                s['factor'][key] += (abs(match['tempo_factor'] / tempo - 1) <= FACTOR_TOLERANCE
+                                     and abs(match['pitch_factor'] / pitch - 1) <= FACTOR_TOLERANCE)
         else:
             s['wrong'][key] += 1
     return s
@@ -158,9 +165,7 @@ def report(plan, answers, info):
 
     accuracy = grid(s['right'], s['total'])
     offsets = grid(s['offset'], s['total'])
-    speed_changes = [c for c in conditions if c in SPEED_FACTOR]
-    undivided = table(['condition'] + heads, [[c] + [percent(s['offset_undivided'][(c, l)], s['total'][(c, l)])
-                                                     for l in lengths] for c in speed_changes])
+    factors = grid(s['factor'], s['total'])
 
     def spread(values, digits):
         values = [v for v in values if isinstance(v, (int, float))]
@@ -209,6 +214,10 @@ def report(plan, answers, info):
             ['catalog (ingested)', f'{info["catalog_tracks"]} tracks, {info["catalog_hours"]:.2f} h of '
                                    f'rendered General MIDI music (`tools/make-catalog --seed {info["seed"]} '
                                    f'--duration-s {info["duration_s"]:g} --format ogg`)'],
+            *([['distractors (ingested, never queried)',
+                f'{info["distractors"]} more tracks of {info["distractor_duration_s"]:g} s '
+                f'({info["distractors"] * info["distractor_duration_s"] / 3600:.2f} h), indices from 20000, same generator']]
+              if info["distractors"] else []),
             ['held out (never ingested)', f'{info["held_out"]} tracks, indices {info["held_out_first"]}-'
                                           f'{info["held_out_first"] + info["held_out"] - 1}, same generator'],
             ['queries', f'{catalog_queries} clips of catalog tracks (queried tracks: {info["tracks"]}) and '
@@ -232,20 +241,21 @@ def report(plan, answers, info):
         '',
         '## Offset right',
         '',
-        f'Right, and `offset_s` within {OFFSET_TOLERANCE_S} s of the excerpt\'s start in the master divided by '
-        f'the speed factor ({", ".join(f"{v} for {c}" for c, v in SPEED_FACTOR.items())}, else 1).',
+        f'Right, and `offset_s` within {OFFSET_TOLERANCE_S} s times '
+        f'the tempo factor ({", ".join(f"{v} for {c}" for c, v in SPEED_FACTOR.items())}, else 1) of the '
+        'excerpt\'s start in the master (tools/degrade cuts the excerpt first, then changes it).',
         '',
         *offsets,
         '',
+        '## Factors',
+        '',
+        f'Right, and both `tempo_factor` and `pitch_factor` within {100 * FACTOR_TOLERANCE:g} % of the '
+        'condition\'s (speed ±3 %: both 1.03 / 0.97; tempo ±5 %: 1.05 / 0.95 and 1; pitch ±1 semitone: 1 and '
+        '2^(±1/12); else 1 and 1).',
+        '',
+        *factors,
+        '',
     ]
-    if speed_changes:
-        md += [
-            'tools/degrade cuts the excerpt first and changes its speed afterwards, so the query\'s first '
-            'sample is at the start itself in the master, undivided. The same count against the undivided start:',
-            '',
-            *undivided,
-            '',
-        ]
     md += [
         '## Misses',
         '',
@@ -330,6 +340,7 @@ def run_info(args):
                 machine=f'{os.cpu_count()} cores, {cpu}', catalog_tracks=tracks, catalog_hours=hours,
                 tracks=args.tracks, held_out=args.held_out, held_out_first=args.held_out_first,
                 duration_s=args.duration_s, seed=args.seed, clients=args.clients, health=health,
+                distractors=args.distractors, distractor_duration_s=args.distractor_duration_s,
                 timings=[(phase, wall_time(float(seconds))) for phase, seconds in timings])
 
 
@@ -347,6 +358,8 @@ def main():
     parser.add_argument('--duration-s', type=float, required=True)
     parser.add_argument('--seed', type=int, required=True)
     parser.add_argument('--clients', type=int, required=True)
+    parser.add_argument('--distractors', type=int, default=0, help='ingested, never queried tracks')
+    parser.add_argument('--distractor-duration-s', type=float, default=0)
     parser.add_argument('--health', help='the body of /v1/health at startup (JSON)')
     parser.add_argument('--timing', action='append', default=[], metavar='PHASE=SECONDS')
     args = parser.parse_args()
