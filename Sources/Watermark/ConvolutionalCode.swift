@@ -97,3 +97,64 @@ struct LayoutRandom {
         for i in stride(from: a.count - 1, to: 0, by: -1) { a.swapAt(i, below(i + 1)) }
     }
 }
+
+extension ConvolutionalCode {
+    /// The `listSize` most likely input sequences, best first (a parallel list Viterbi decoder: every
+    /// state keeps its `listSize` best survivors). The first is `decode`'s answer. Used where a
+    /// check outside the code (the mark's 64 authentication bits) can tell the right word among
+    /// near-misses: a single wrong bit fails that check.
+    static func decodeList(_ soft: [Float], bitCount: Int, listSize: Int) -> [[UInt8]] {
+        precondition(soft.count == codedCount(bits: bitCount) && listSize >= 1)
+        let steps = bitCount + memory, states = stateCount, l = listSize
+        var metric = [Float](repeating: -.infinity, count: states * l)
+        metric[0] = 0
+        var next = [Float](repeating: -.infinity, count: states * l)
+        // Per step, state and rank: the predecessor's state and rank.
+        var fromState = [UInt8](repeating: 0, count: steps * states * l)
+        var fromRank = [UInt8](repeating: 0, count: steps * states * l)
+        var branch = [Float](repeating: 0, count: states * 2)
+        var candidates = [(Float, Int, Int)]()
+        candidates.reserveCapacity(2 * l)
+        for t in 0..<steps {
+            let r0 = soft[3 * t], r1 = soft[3 * t + 1], r2 = soft[3 * t + 2]
+            for s in 0..<states {
+                for b in 0..<2 {
+                    let (o0, o1, o2) = outputs(state: s, bit: b)
+                    branch[s * 2 + b] = (o0 == 1 ? r0 : -r0) + (o1 == 1 ? r1 : -r1) + (o2 == 1 ? r2 : -r2)
+                }
+            }
+            for i in 0..<next.count { next[i] = -.infinity }
+            for n in 0..<states {
+                let b = n >> (memory - 1)
+                if t >= bitCount && b == 1 { continue } // the tail forces zeros
+                candidates.removeAll(keepingCapacity: true)
+                for x in 0..<2 {
+                    let s = ((n << 1) & (states - 1)) | x
+                    for r in 0..<l where metric[s * l + r] > -.infinity {
+                        candidates.append((metric[s * l + r] + branch[s * 2 + b], s, r))
+                    }
+                }
+                candidates.sort { $0.0 > $1.0 }
+                for (rank, c) in candidates.prefix(l).enumerated() {
+                    next[n * l + rank] = c.0
+                    fromState[(t * states + n) * l + rank] = UInt8(c.1)
+                    fromRank[(t * states + n) * l + rank] = UInt8(c.2)
+                }
+            }
+            swap(&metric, &next)
+        }
+        var words: [[UInt8]] = []
+        for rank in 0..<l where metric[rank] > -.infinity {
+            var bits = [UInt8](repeating: 0, count: steps)
+            var state = 0, r = rank
+            for t in stride(from: steps - 1, through: 0, by: -1) {
+                bits[t] = UInt8((state >> (memory - 1)) & 1)
+                let index = (t * states + state) * l + r
+                state = Int(fromState[index])
+                r = Int(fromRank[index])
+            }
+            words.append(Array(bits.prefix(bitCount)))
+        }
+        return words
+    }
+}

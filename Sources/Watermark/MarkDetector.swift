@@ -49,6 +49,9 @@ public struct WatermarkDetector: Sendable {
         self.candidates = candidates
     }
 
+    static let listDecodedAlignments = 4
+    static let listSize = 16
+
     public func detect(_ audio: AudioBuffer) throws -> MarkDetection {
         let n = audio.frameCount
         var mono = [Float](repeating: 0, count: n)
@@ -205,12 +208,19 @@ public struct WatermarkDetector: Sendable {
                     soft[coded] -= w[j * groups + g] * cosf(2 * .pi * (y[j * groups + g] / candidate.step - layout.dither[p]))
                 }
             }
-            let mark = try Mark(bits: ConvolutionalCode.decode(soft, bitCount: Mark.bitCount))
-            if firstMark == nil { firstMark = mark }
-            for key in markKeys {
-                if let serial = try key.serial(of: mark) {
-                    return MarkDetection(serial: serial, markKeyID: key.id, mark: mark, speed: speeds[candidate.speed],
-                                         syncScore: Double(candidate.score), candidatesTried: tried)
+            // The best alignments get a list of the 16 likeliest words: a mark one or a few bits
+            // from the likeliest word fails authentication but is usually on the list.
+            let words = tried <= Self.listDecodedAlignments
+                ? ConvolutionalCode.decodeList(soft, bitCount: Mark.bitCount, listSize: Self.listSize)
+                : [ConvolutionalCode.decode(soft, bitCount: Mark.bitCount)]
+            for word in words {
+                let mark = try Mark(bits: word)
+                if firstMark == nil { firstMark = mark }
+                for key in markKeys {
+                    if let serial = try key.serial(of: mark) {
+                        return MarkDetection(serial: serial, markKeyID: key.id, mark: mark, speed: speeds[candidate.speed],
+                                             syncScore: Double(candidate.score), candidatesTried: tried)
+                    }
                 }
             }
         }
