@@ -181,6 +181,25 @@ private func excerpt(_ audio: AudioBuffer, from start: Double, seconds: Double) 
         #expect(ConvolutionalCode.decode(soft, bitCount: 128) == bits)
     }
 
+    @Test func listDecodingFindsTheWordTheLikeliestPathMisses() throws {
+        var random = LayoutRandom(state: 9)
+        var misses = 0, rescued = 0
+        for _ in 0..<12 {
+            let bits = (0..<128).map { _ in UInt8(random.next() & 1) }
+            // Noisy soft values: ±1 plus uniform noise wide enough for frequent decoding errors.
+            let soft = ConvolutionalCode.encode(bits).map { ($0 == 1 ? Float(1) : -1) + 4.2 * (random.unit() - 0.5) }
+            let list = ConvolutionalCode.decodeList(soft, bitCount: 128, listSize: 8)
+            #expect(list.first == ConvolutionalCode.decode(soft, bitCount: 128))
+            #expect(Set(list.map { $0.map(String.init).joined() }).count == list.count)
+            if list.first != bits {
+                misses += 1
+                if list.contains(bits) { rescued += 1 }
+            }
+        }
+        #expect(misses > 0)
+        #expect(rescued > 0)
+    }
+
     @Test func markSurvivesAnMP3RoundTripOfAnExcerpt() throws {
         let music = generatedMusic(seconds: 24)
         let (marked, report) = try Watermark.embed(serial: Self.serial, key: Self.key, into: music)
