@@ -49,6 +49,11 @@ public struct FingerprintParameters: Sendable, Equatable {
     /// coincidence yields several correlated landmark matches. Measured on never-ingested music
     /// (docs/fingerprint.md); the chance model's expected count is multiplied by it.
     public var chanceDispersion = 20.0
+    /// No-match rule, coverage: the agreeing landmarks of a match must span at least this share of
+    /// the query (or `coverageSeconds`, whichever is shorter). A whole recording agrees all along;
+    /// a drum loop or a fill shared with another recording agrees for a second or two.
+    public var minimumCoverage = 0.5
+    public var coverageSeconds = 5.0
 
     public init() {}
 

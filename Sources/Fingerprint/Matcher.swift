@@ -81,8 +81,10 @@ public struct Matcher: Sendable {
             guard let trackHits = byTrack[entry.track] else { return nil }
             return candidate(entry.track, cell: entry.cell, hits: trackHits, query: query, catalog: catalog)
         }
+        let needed = Int32(min(parameters.minimumCoverage * Double(query.frameCount),
+                               parameters.coverageSeconds / parameters.secondsPerFrame).rounded(.down))
         return scored
-            .filter(accepted)
+            .filter { accepted($0) && $0.queryFrames.upperBound - $0.queryFrames.lowerBound >= needed }
             .sorted { ($0.score, -$0.trackID) > ($1.score, -$1.trackID) }
             .prefix(max(top, 0))
             .map { $0 }
