@@ -98,20 +98,7 @@ extension AudioDecoder {
                 throw AudioError.unreadable(source: source, reason: lastError(nil))
             }
             defer { sf_close(file) }
-            let channelCount = Int(info.channels)
-            let maxFrames = try checkLayout(info, source: source, maxDuration: maxDuration)
-            var channels = [[Float]](repeating: [], count: channelCount)
-            let expected = Int(min(max(info.frames, 0), Int64(maxFrames)))
-            for c in 0..<channelCount { channels[c].reserveCapacity(expected) }
-            try readBlocks(file, info: info, source: source, maxFrames: maxFrames, maxDuration: maxDuration) { block, n in
-                for c in 0..<channelCount {
-                    for i in 0..<n {
-                        let v = block[i * channelCount + c]
-                        channels[c].append(v.isFinite ? v : 0)
-                    }
-                }
-            }
-            return (AudioBuffer(channels: channels, sampleRate: Int(info.samplerate)), AudioFileFormat(sndfileFormat: info.format))
+            return (try readChannels(file, info: info, source: source, maxDuration: maxDuration), AudioFileFormat(sndfileFormat: info.format))
         }
     }
 }

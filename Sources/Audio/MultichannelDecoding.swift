@@ -10,13 +10,17 @@ extension AudioDecoder {
             throw AudioError.unreadable(source: path, reason: lastError(nil))
         }
         defer { sf_close(file) }
+        return try readChannels(file, info: info, source: path, maxDuration: maxDuration)
+    }
+
+    /// Every channel of an open file, deinterleaved, at its own rate.
+    static func readChannels(_ file: OpaquePointer, info: SF_INFO, source: String, maxDuration: Double) throws -> AudioBuffer {
         let channelCount = Int(info.channels)
-        let rate = Int(info.samplerate)
-        let maxFrames = try checkLayout(info, source: path, maxDuration: maxDuration)
+        let maxFrames = try checkLayout(info, source: source, maxDuration: maxDuration)
         var channels = [[Float]](repeating: [], count: channelCount)
         let expected = Int(min(max(info.frames, 0), Int64(maxFrames)))
         for c in 0..<channelCount { channels[c].reserveCapacity(expected) }
-        try readBlocks(file, info: info, source: path, maxFrames: maxFrames, maxDuration: maxDuration) { block, n in
+        try readBlocks(file, info: info, source: source, maxFrames: maxFrames, maxDuration: maxDuration) { block, n in
             for c in 0..<channelCount {
                 for i in 0..<n {
                     let v = block[i * channelCount + c]
@@ -25,6 +29,6 @@ extension AudioDecoder {
                 }
             }
         }
-        return AudioBuffer(channels: channels, sampleRate: rate)
+        return AudioBuffer(channels: channels, sampleRate: Int(info.samplerate))
     }
 }
