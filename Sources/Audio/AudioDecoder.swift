@@ -39,10 +39,10 @@ public struct AudioDecoder: Sendable {
             info.channels = Int32(raw.channels)
             info.format = Int32(SF_FORMAT_RAW | SF_FORMAT_PCM_16 | SF_ENDIAN_LITTLE)
         }
-        let reader = MemoryReader(bytes)
-        var io = MemoryReader.virtualIO
-        let context = Unmanaged.passUnretained(reader).toOpaque()
-        return try withExtendedLifetime(reader) {
+        let memory = MemoryFile(bytes)
+        var io = MemoryFile.virtualIO
+        let context = Unmanaged.passUnretained(memory).toOpaque()
+        return try withExtendedLifetime(memory) {
             guard let file = sf_open_virtual(&io, Int32(SFM_READ), &info, context) else {
                 throw AudioError.unreadable(source: source, reason: Self.lastError(nil))
             }
@@ -152,40 +152,3 @@ public struct AudioDecoder: Sendable {
     }
 }
 
-/// Byte source for libsndfile's virtual I/O. The callbacks receive it as `user_data`.
-private final class MemoryReader {
-    let bytes: [UInt8]
-    var position = 0
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
-
-    static func from(_ pointer: UnsafeMutableRawPointer?) -> MemoryReader {
-        Unmanaged<MemoryReader>.fromOpaque(pointer!).takeUnretainedValue()
-    }
-
-    static let virtualIO = SF_VIRTUAL_IO(
-        get_filelen: { sf_count_t(MemoryReader.from($0).bytes.count) },
-        seek: { offset, whence, user in
-            let reader = MemoryReader.from(user)
-            let base: Int
-            switch whence {
-            case SEEK_CUR: base = reader.position
-            case SEEK_END: base = reader.bytes.count
-            default: base = 0
-            }
-            reader.position = min(max(base + Int(offset), 0), reader.bytes.count)
-            return sf_count_t(reader.position)
-        },
-        read: { destination, count, user in
-            let reader = MemoryReader.from(user)
-            let n = min(Int(count), reader.bytes.count - reader.position)
-            guard n > 0, let destination else { return 0 }
-            reader.bytes.withUnsafeBytes { source in
-                destination.copyMemory(from: source.baseAddress! + reader.position, byteCount: n)
-            }
-            reader.position += n
-            return sf_count_t(n)
-        },
-        write: { _, _, _ in 0 },
-        tell: { sf_count_t(MemoryReader.from($0).position) }
-    )
-}

@@ -145,9 +145,9 @@ extension AudioWriter {
     }
 }
 
-/// A growable in-memory file for libsndfile's virtual I/O (reading and writing). The callbacks
-/// receive it as `user_data`.
-private final class MemoryFile {
+/// A growable in-memory file for libsndfile's virtual I/O (reading and writing), for every decode
+/// and encode of bytes in memory. The callbacks receive it as `user_data`.
+final class MemoryFile {
     var bytes: [UInt8]
     var position = 0
     init(_ bytes: [UInt8]) { self.bytes = bytes }
