@@ -146,7 +146,4 @@ public struct Query: Sendable {
         self.probes = probes
         self.frameCount = frameCount
     }
-
-    /// Distinct hashes to look up.
-    public var hashes: [LandmarkHash] { Array(Set(probes.map(\.hash))) }
 }

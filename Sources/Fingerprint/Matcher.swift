@@ -195,7 +195,7 @@ public struct Matcher: Sendable {
         let trackFrames = Double(catalog.frames) / Double(max(catalog.tracks, 1))
         let offsets = Double(2 * Self.offsetTolerance + 1)
         let pitches = Double(parameters.pitchShifts.count), scales = Double(parameters.timeScales.count)
-        let transformShare = min(1, 4 / pitches) * min(1, 3 / scales * 2)
+        let transformShare = min(1, 4 / pitches) * min(1, 6 / scales)
         // The agreeing landmarks themselves are not chance: only the rest scatter. But a track that
         // the query reached nowhere else is not thereby certain: assume at least as many scattered.
         let scattered = Double(max(trackLandmarks - score, score))
