@@ -159,7 +159,10 @@ public struct Matcher: Sendable {
     /// track's landmarks the query reached anywhere, over `chanceFrames` frames of query.
     func candidate(_ track: Int32, cell: Cell, agreeing agree: [Hit], trackLandmarks: Int, chanceFrames: Int,
                    query: Query, catalog: CatalogExtent) -> Candidate? {
-        let distinct = Self.distinctLandmarks(agree, query: query)
+        // Hits arrive in whatever order the database returned them; the fit must not depend on
+        // which probe of a master landmark comes first.
+        let ordered = agree.sorted { ($0.masterFrame, $0.probe) < ($1.masterFrame, $1.probe) }
+        let distinct = Self.distinctLandmarks(ordered, query: query)
         guard !distinct.isEmpty else { return nil }
         let pitch = pitchShift(distinct, query: query)
 
