@@ -51,16 +51,47 @@ public struct Biquad: Sendable, Equatable {
 
     /// Filters `signal` in place from rest.
     public func process(_ signal: inout [Float]) {
-        var z1 = 0.0, z2 = 0.0
-        let b0 = b0, b1 = b1, b2 = b2, a1 = a1, a2 = a2
-        signal.withUnsafeMutableBufferPointer { x in
-            for i in x.indices {
-                let input = Double(x[i])
-                let y = b0 * input + z1
-                z1 = b1 * input - a1 * y + z2
-                z2 = b2 * input - a2 * y
-                x[i] = Float(y)
+        var channels = [signal]
+        signal = []
+        Self.filter(&channels, through: [self])
+        signal = channels[0]
+    }
+
+    /// Filters every channel in place, from rest, through `sections` in series. Two channels share
+    /// a pass in SIMD lanes, and every section advances within the same loop over the samples, so
+    /// the sections' recursions overlap in the pipeline instead of each waiting on its own.
+    public static func filter(_ channels: inout [[Float]], through sections: [Biquad]) {
+        guard !sections.isEmpty else { return }
+        typealias Pair = SIMD2<Double>
+        let k = sections.count
+        let b0 = sections.map { Pair(repeating: $0.b0) }, b1 = sections.map { Pair(repeating: $0.b1) }
+        let b2 = sections.map { Pair(repeating: $0.b2) }, a1 = sections.map { Pair(repeating: $0.a1) }
+        let a2 = sections.map { Pair(repeating: $0.a2) }
+        var z1 = [Pair](repeating: .zero, count: k), z2 = z1
+        for first in stride(from: 0, to: channels.count, by: 2) {
+            let paired = first + 1 < channels.count
+            // Move the arrays out so both can be written at once without copies.
+            var left = channels[first]; channels[first] = []
+            var right: [Float] = []
+            if paired { right = channels[first + 1]; channels[first + 1] = [] }
+            for s in 0..<k { z1[s] = .zero; z2[s] = .zero }
+            left.withUnsafeMutableBufferPointer { l in
+                right.withUnsafeMutableBufferPointer { r in
+                    for i in l.indices {
+                        var x = Pair(Double(l[i]), paired ? Double(r[i]) : 0)
+                        for s in 0..<k {
+                            let y = b0[s] * x + z1[s]
+                            z1[s] = b1[s] * x - a1[s] * y + z2[s]
+                            z2[s] = b2[s] * x - a2[s] * y
+                            x = y
+                        }
+                        l[i] = Float(x.x)
+                        if paired { r[i] = Float(x.y) }
+                    }
+                }
             }
+            channels[first] = left
+            if paired { channels[first + 1] = right }
         }
     }
 }

@@ -1,5 +1,6 @@
 import Audio
 import Foundation
+import Spectral
 
 /// Level-dependent gain: a feed-forward compressor and a look-ahead peak limiter. Both link the
 /// channels (one gain for all) so the stereo image does not move.
@@ -18,7 +19,7 @@ enum Dynamics {
         peak.withUnsafeBufferPointer { p in
             gain.withUnsafeMutableBufferPointer { g in
                 for i in 0..<n {
-                    let level = 20 * log10(max(p[i], 1e-9))
+                    let level = FastMath.decibels(max(p[i], 1e-9))
                     let over = level - threshold
                     var target: Float = 0
                     if over >= knee / 2 { target = slope * over } else if knee > 0, over > -knee / 2 {
@@ -27,7 +28,7 @@ enum Dynamics {
                     }
                     let coefficient = target > reduction ? attack : release
                     reduction = target + coefficient * (reduction - target)
-                    g[i] = pow(10, (makeup - reduction) / 20)
+                    g[i] = FastMath.amplitude(decibels: makeup - reduction)
                 }
             }
         }
@@ -60,9 +61,10 @@ enum Dynamics {
         }
         apply(gain, to: &audio)
         // Safety net for the residue of the smoothing: hard clip at the ceiling.
+        let upper = SIMD8<Float>(repeating: ceiling), lower = -upper
         for c in audio.channels.indices {
             audio.channels[c].withUnsafeMutableBufferPointer { x in
-                for i in x.indices { x[i] = min(max(x[i], -ceiling), ceiling) }
+                VectorOps.transform(x) { VectorOps.clamp($0, lower, upper) }
             }
         }
     }
@@ -73,36 +75,34 @@ enum Dynamics {
         for channel in audio.channels {
             channel.withUnsafeBufferPointer { x in
                 peak.withUnsafeMutableBufferPointer { p in
-                    for i in x.indices { p[i] = max(p[i], abs(x[i])) }
+                    VectorOps.accumulateMaximumMagnitude(x.baseAddress!, into: p.baseAddress!, count: x.count)
                 }
             }
         }
         return peak
     }
 
-    /// out[i] = min(x[i..<i+window]) (the window shrinks at the end), in O(n) with a monotonic deque.
+    /// out[i] = min(x[i..<i+window]) (the window shrinks at the end), in O(n) without branches
+    /// (van Herk / Gil-Werman): within blocks of `window`, minima from each block's start and from
+    /// its end; any window spans at most two blocks, and its minimum is the smaller of the two.
     static func slidingMinimum(_ x: [Float], window: Int) -> [Float] {
-        let n = x.count
-        var out = [Float](repeating: 0, count: n)
-        var deque = [Int](repeating: 0, count: n + 1)
-        var head = 0, tail = 0
-        var next = 0
-        for i in 0..<n {
-            while next < min(n, i + window) {
-                while tail > head, x[deque[tail - 1]] >= x[next] { tail -= 1 }
-                deque[tail] = next; tail += 1; next += 1
-            }
-            while deque[head] < i { head += 1 }
-            out[i] = x[deque[head]]
+        let n = x.count, w = max(1, window)
+        let length = (n + w + w - 1) / w * w
+        var fromStart = [Float](repeating: .greatestFiniteMagnitude, count: length)
+        fromStart.replaceSubrange(0..<n, with: x)
+        var fromEnd = fromStart
+        for block in stride(from: 0, to: length, by: w) {
+            for i in (block + 1)..<(block + w) { fromStart[i] = min(fromStart[i], fromStart[i - 1]) }
+            for i in stride(from: block + w - 2, through: block, by: -1) { fromEnd[i] = min(fromEnd[i], fromEnd[i + 1]) }
         }
-        return out
+        return (0..<n).map { i in min(fromEnd[i], fromStart[i + w - 1]) }
     }
 
     static func apply(_ gain: [Float], to audio: inout AudioBuffer) {
         for c in audio.channels.indices {
             audio.channels[c].withUnsafeMutableBufferPointer { x in
                 gain.withUnsafeBufferPointer { g in
-                    for i in x.indices { x[i] *= g[i] }
+                    VectorOps.multiply(x.baseAddress!, g.baseAddress!, into: x.baseAddress!, count: x.count)
                 }
             }
         }

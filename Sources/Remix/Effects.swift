@@ -1,5 +1,6 @@
 import Audio
 import Foundation
+import Spectral
 
 /// Sample-by-sample effects that need no spectrum: edits in time, fades, colour and noise.
 enum Effects {
@@ -8,16 +9,19 @@ enum Effects {
         forEachSample(&audio) { $0 * g }
     }
 
-    static func forEachSample(_ audio: inout AudioBuffer, _ f: (Float) -> Float) {
+    /// Applies `f` to every sample, eight at a time.
+    static func forEachSample(_ audio: inout AudioBuffer, _ f: (SIMD8<Float>) -> SIMD8<Float>) {
         for c in audio.channels.indices {
-            audio.channels[c].withUnsafeMutableBufferPointer { x in
-                for i in x.indices { x[i] = f(x[i]) }
-            }
+            audio.channels[c].withUnsafeMutableBufferPointer { VectorOps.transform($0, f) }
         }
     }
 
     static func trim(_ audio: inout AudioBuffer, start: Int, end: Int) {
-        for c in audio.channels.indices { audio.channels[c] = Array(audio.channels[c][start..<end]) }
+        // In place: no second copy of a long recording.
+        for c in audio.channels.indices {
+            audio.channels[c].removeSubrange(end...)
+            audio.channels[c].removeSubrange(..<start)
+        }
     }
 
     /// Gain curve value at t in [0, 1] rising from silence to unity.
@@ -50,7 +54,7 @@ enum Effects {
         let drive = Float(pow(10, driveDecibels / 20))
         let norm = 1 / tanh(drive)
         let wet = Float(mix), dry = 1 - Float(mix)
-        forEachSample(&audio) { x in dry * x + wet * tanh(drive * x) * norm }
+        forEachSample(&audio) { x in dry * x + wet * norm * FastMath.tanh(drive * x) }
     }
 
     /// Quantises to `bits` (no dither: the grit is the point) and holds each sample for the period
@@ -71,7 +75,13 @@ enum Effects {
         }
         if let bits {
             let levels = Float(1 << (bits - 1))
-            forEachSample(&audio) { x in (x * levels).rounded() / levels }
+            // Round to the nearest step by adding and removing 1.5 * 2^23, which leaves no fraction
+            // bits; values of 2^22 steps or more are whole already.
+            let magic = SIMD8<Float>(repeating: 12_582_912), whole = SIMD8<Float>(repeating: 4_194_304)
+            forEachSample(&audio) { x in
+                let steps = x * levels
+                return ((steps + magic) - magic).replacing(with: steps, where: VectorOps.magnitude(steps) .>= whole) / levels
+            }
         }
     }
 

@@ -35,13 +35,12 @@ public enum LoudnessMeter {
         let segments = max(1, audio.frameCount / step)
         // Weighted sum of squares of every 100 ms segment, summed over channels.
         var energy = [Double](repeating: 0, count: segments)
-        let filters = kWeighting(sampleRate: rate)
-        for (c, channel) in audio.channels.enumerated() {
+        var weighted = audio.channels
+        Biquad.filter(&weighted, through: kWeighting(sampleRate: rate))
+        for (c, channel) in weighted.enumerated() {
             let w = weight(channel: c, of: audio.channelCount)
             if w == 0 { continue }
-            var x = channel
-            for f in filters { f.process(&x) }
-            x.withUnsafeBufferPointer { x in
+            channel.withUnsafeBufferPointer { x in
                 for s in 0..<segments {
                     let end = s == segments - 1 && audio.frameCount < step ? audio.frameCount : (s + 1) * step
                     var sum = 0.0

@@ -1,28 +1,43 @@
+import Spectral
+
 /// Running medians over a frame-major matrix (`rows` x `columns`), with edges extended by
-/// repeating the first and last values. Each window is kept sorted; sliding replaces the value that
-/// leaves with the one that enters and moves it into place, O(kernel) per output.
+/// repeating the first and last values.
+///
+/// Eight medians are taken at once, one per SIMD lane, by a sorting network pruned to what the
+/// middle element depends on: branch-free min/max steps instead of a sorted window per column,
+/// whose data-dependent branches cost several times more on spectrograms.
 enum MedianFilter {
+    typealias Lanes = SIMD8<Float>
+
     /// Median over `kernel` (odd) consecutive rows, per column: along time in a spectrogram.
     static func alongRows(_ values: [Float], rows: Int, columns: Int, kernel: Int) -> [Float] {
         let h = kernel / 2
+        let network = MedianNetwork.make(kernel)
         var out = [Float](repeating: 0, count: values.count)
-        var windows = [Float](repeating: 0, count: columns * kernel)
+        let lanes = UnsafeMutablePointer<Lanes>.allocate(capacity: kernel)
+        defer { lanes.deallocate() }
         values.withUnsafeBufferPointer { v in
-            windows.withUnsafeMutableBufferPointer { w in
-                out.withUnsafeMutableBufferPointer { o in
-                    for c in 0..<columns {
-                        let base = w.baseAddress! + c * kernel
-                        for j in 0..<kernel { base[j] = v[clamp(j - h, rows) * columns + c] }
-                        sort(base, kernel)
-                    }
-                    for r in 0..<rows {
-                        let leaving = clamp(r - h, rows) * columns, entering = clamp(r + h + 1, rows) * columns
-                        let row = r * columns
-                        for c in 0..<columns {
-                            let base = w.baseAddress! + c * kernel
-                            o[row + c] = base[h]
-                            replace(base, kernel, old: v[leaving + c], new: v[entering + c])
+            out.withUnsafeMutableBufferPointer { o in
+                let source = v.baseAddress!, target = o.baseAddress!
+                for r in 0..<rows {
+                    let row = r * columns
+                    var c = 0
+                    while c + 8 <= columns {
+                        for j in 0..<kernel {
+                            lanes[j] = UnsafeRawPointer(source + clamp(r - h + j, rows) * columns + c).loadUnaligned(as: Lanes.self)
                         }
+                        UnsafeMutableRawPointer(target + row + c).storeBytes(of: network.median(lanes), as: Lanes.self)
+                        c += 8
+                    }
+                    // The last columns: a partial group, lanes beyond the matrix left at zero.
+                    if c < columns {
+                        for j in 0..<kernel {
+                            var group = Lanes()
+                            for l in 0..<(columns - c) { group[l] = source[clamp(r - h + j, rows) * columns + c + l] }
+                            lanes[j] = group
+                        }
+                        let medians = network.median(lanes)
+                        for l in 0..<(columns - c) { target[row + c + l] = medians[l] }
                     }
                 }
             }
@@ -33,19 +48,25 @@ enum MedianFilter {
     /// Median over `kernel` (odd) consecutive columns within each row: along frequency.
     static func alongColumns(_ values: [Float], rows: Int, columns: Int, kernel: Int) -> [Float] {
         let h = kernel / 2
+        let network = MedianNetwork.make(kernel)
         var out = [Float](repeating: 0, count: values.count)
-        var window = [Float](repeating: 0, count: kernel)
+        // One row with `h` repeated edge values on each side, and room for a last partial group.
+        var padded = [Float](repeating: 0, count: columns + 2 * h + 8)
+        let lanes = UnsafeMutablePointer<Lanes>.allocate(capacity: kernel)
+        defer { lanes.deallocate() }
         values.withUnsafeBufferPointer { v in
-            window.withUnsafeMutableBufferPointer { w in
-                out.withUnsafeMutableBufferPointer { o in
-                    let base = w.baseAddress!
+            out.withUnsafeMutableBufferPointer { o in
+                padded.withUnsafeMutableBufferPointer { p in
+                    let row0 = p.baseAddress!
                     for r in 0..<rows {
                         let row = r * columns
-                        for j in 0..<kernel { base[j] = v[row + clamp(j - h, columns)] }
-                        sort(base, kernel)
-                        for c in 0..<columns {
-                            o[row + c] = base[h]
-                            replace(base, kernel, old: v[row + clamp(c - h, columns)], new: v[row + clamp(c + h + 1, columns)])
+                        for i in 0..<p.count { row0[i] = v[row + clamp(i - h, columns)] }
+                        var c = 0
+                        while c < columns {
+                            for j in 0..<kernel { lanes[j] = UnsafeRawPointer(row0 + c + j).loadUnaligned(as: Lanes.self) }
+                            let medians = network.median(lanes)
+                            for l in 0..<min(8, columns - c) { o[row + c + l] = medians[l] }
+                            c += 8
                         }
                     }
                 }
@@ -54,37 +75,56 @@ enum MedianFilter {
         return out
     }
 
-    /// Median of the values at `indices` (up to 16 of them), by insertion sort in a scratch buffer.
-    @inline(__always)
-    static func median(_ scratch: UnsafeMutablePointer<Float>, _ count: Int) -> Float {
-        sort(scratch, count)
-        return count % 2 == 1 ? scratch[count / 2] : 0.5 * (scratch[count / 2 - 1] + scratch[count / 2])
-    }
-
     @inline(__always)
     static func clamp(_ i: Int, _ n: Int) -> Int { i < 0 ? 0 : i >= n ? n - 1 : i }
+}
 
-    @inline(__always)
-    static func sort(_ a: UnsafeMutablePointer<Float>, _ n: Int) {
-        if n < 2 { return }
-        for i in 1..<n {
-            let x = a[i]
-            var j = i - 1
-            while j >= 0 && a[j] > x { a[j + 1] = a[j]; j -= 1 }
-            a[j + 1] = x
+/// The compare-exchange steps that bring the median of `count` values to the middle position:
+/// Batcher's odd-even merge sort for the next power of two, without the steps that touch the
+/// (virtual, infinite) padding, and without the steps the middle position does not depend on.
+struct MedianNetwork {
+    let count: Int
+    let steps: [(Int, Int)]
+
+    static func make(_ count: Int) -> MedianNetwork {
+        var n = 1
+        while n < count { n *= 2 }
+        var all: [(Int, Int)] = []
+        var p = 1
+        while p < n {
+            var k = p
+            while k >= 1 {
+                var j = k % p
+                while j + k < n {
+                    for i in 0..<k where i + j + k < n && (i + j) / (2 * p) == (i + j + k) / (2 * p) {
+                        all.append((i + j, i + j + k))
+                    }
+                    j += 2 * k
+                }
+                k /= 2
+            }
+            p *= 2
         }
+        // Padding holds +infinity and never moves below `count`: its steps change nothing.
+        let real = all.filter { $0.1 < count }
+        // Walk back from the middle, keeping the steps whose outputs it depends on.
+        var needed = Set([count / 2])
+        var kept: [(Int, Int)] = []
+        for step in real.reversed() where needed.contains(step.0) || needed.contains(step.1) {
+            kept.append(step)
+            needed.insert(step.0); needed.insert(step.1)
+        }
+        return MedianNetwork(count: count, steps: kept.reversed())
     }
 
-    /// Replaces one occurrence of `old` in the sorted window with `new` and restores the order.
+    /// The lane-wise median of `lanes[0..<count]`, which it reorders.
     @inline(__always)
-    static func replace(_ a: UnsafeMutablePointer<Float>, _ n: Int, old: Float, new: Float) {
-        var i = 0
-        while i < n - 1 && a[i] != old { i += 1 }
-        if new > old {
-            while i + 1 < n && a[i + 1] < new { a[i] = a[i + 1]; i += 1 }
-        } else {
-            while i > 0 && a[i - 1] > new { a[i] = a[i - 1]; i -= 1 }
+    func median(_ lanes: UnsafeMutablePointer<SIMD8<Float>>) -> SIMD8<Float> {
+        for (a, b) in steps {
+            let x = lanes[a], y = lanes[b]
+            lanes[a] = VectorOps.minimum(x, y)
+            lanes[b] = VectorOps.maximum(x, y)
         }
-        a[i] = new
+        return lanes[count / 2]
     }
 }

@@ -2,34 +2,80 @@ import Audio
 import Foundation
 import Spectral
 
-/// Time stretching with pitch kept: a phase vocoder with identity phase locking (Laroche and
-/// Dolson, 1999). Each frame's spectral peaks get the phase their measured instantaneous frequency
-/// calls for at the synthesis hop; every other bin is rotated by the same angle as the peak whose
-/// region it lies in, which keeps each partial's bins coherent (no "phasiness").
+/// Time stretching and pitch shifting in one pass: a phase vocoder with identity phase locking
+/// (Laroche and Dolson, 1999) whose synthesis frames are resampled in the frequency domain.
 ///
-/// Channels share one set of rotations, computed from their sum, so inter-channel phase and with it
-/// the stereo image survive the stretch. Frames are Hann-windowed at both ends, hop = size/4.
+/// Each frame's spectral peaks get the phase their measured instantaneous frequency calls for at the
+/// synthesis hop; every other bin is rotated by the same angle as the peak whose region it lies in,
+/// which keeps each partial's bins coherent (no "phasiness"). Channels share one set of rotations,
+/// computed from their sum, so inter-channel phase and with it the stereo image survive.
+///
+/// Pitch: the analysis FFT has N points and the synthesis inverse FFT N' points, with N/N' the pitch
+/// factor. Truncating or zero-padding the spectrum from N to N' bins resamples the frame band-limited
+/// (anti-aliased when raising the pitch), so no separate resampler runs over the whole signal.
+/// The sizes are 13-smooth numbers (fast in FFTW) chosen so that N/N' is within 0.06 % (one cent) of
+/// the requested factor. Time: output frames are `N'/4` apart and analysis frames that divided by the
+/// duration factor, computed from the frame index so the length is exact.
 enum PhaseVocoder {
-    /// FFT size for a sample rate: about 46 ms (2048 at 44.1 and 48 kHz).
+    /// Base FFT size for a sample rate: about 46 ms (2048 at 44.1 and 48 kHz).
     static func frameSize(sampleRate: Int) -> Int {
         var n = 256
         while Double(n) < 0.035 * Double(sampleRate) { n *= 2 }
         return n
     }
 
-    /// Returns `audio` lasting `factor` times as long (exactly `round(frames * factor)` frames).
-    static func stretch(_ audio: AudioBuffer, factor: Double, progress: (Double) -> Void = { _ in }) -> AudioBuffer {
-        let size = frameSize(sampleRate: audio.sampleRate)
-        let hop = size / 4
-        let half = size / 2
-        let bins = size / 2 + 1
+    /// Analysis and synthesis FFT sizes whose ratio is closest to `pitch`: the analysis size even,
+    /// within 25 % of `base`, the synthesis size any 13-smooth number. Ties go to the size nearest `base`.
+    static func sizes(pitch: Double, base: Int) -> (analysis: Int, synthesis: Int) {
+        if pitch == 1 { return (base, base) }
+        let limit = Int(1.25 * Double(base) * max(1, 1 / pitch)) + 2 // both sizes come from the list
+        let smooth = (16...max(limit, 16)).filter(isSmooth)
+        var best = (analysis: base, synthesis: base), bestError = Double.infinity, bestDistance = Int.max
+        for n in smooth where n % 2 == 0 && 4 * n >= 3 * base && 4 * n <= 5 * base {
+            let target = Double(n) / pitch
+            // The two smooth numbers around the target (the list is sorted).
+            var low = 0, high = smooth.count
+            while low < high {
+                let mid = (low + high) / 2
+                if Double(smooth[mid]) < target { low = mid + 1 } else { high = mid }
+            }
+            for m in smooth[max(0, low - 1)..<min(smooth.count, low + 1)] {
+                let error = abs(Double(n) / Double(m) / pitch - 1), distance = abs(n - base)
+                if error < bestError - 1e-12 || (abs(error - bestError) <= 1e-12 && distance < bestDistance) {
+                    best = (n, m); bestError = error; bestDistance = distance
+                }
+            }
+        }
+        return best
+    }
+
+    static func isSmooth(_ value: Int) -> Bool {
+        var n = value
+        for p in [2, 3, 5, 7, 11, 13] { while n % p == 0 { n /= p } }
+        return n == 1
+    }
+
+    /// `audio` lasting `duration` times as long (exactly `round(frames * duration)` frames) with every
+    /// frequency multiplied by `pitch` (realised as a ratio of FFT sizes, see `sizes`).
+    static func transform(_ audio: AudioBuffer, duration: Double, pitch: Double = 1, progress: (Double) -> Void = { _ in }) -> AudioBuffer {
+        let (size, outSize) = sizes(pitch: pitch, base: frameSize(sampleRate: audio.sampleRate))
+        let half = size / 2, bins = size / 2 + 1, outBins = outSize / 2 + 1
+        // Bins carried into the synthesis frame; a Nyquist bin of the smaller size is dropped when the sizes differ.
+        let carried = size == outSize ? bins : min(size, outSize) / 2
+        let outHop = max(1, outSize / 4)
         let inputLength = audio.frameCount
-        let outputLength = Int((Double(inputLength) * factor).rounded())
+        let outputLength = Int((Double(inputLength) * duration).rounded())
         let channelCount = audio.channelCount
-        let fft = RealFFT.shared(size: size)
-        let window = Window.hann(size)
-        let buffers = (0..<channelCount).map { _ in RealFFTBuffers(size: size) }
-        var output = [[Float]](repeating: [Float](repeating: 0, count: outputLength + size + hop), count: channelCount)
+        let analysisFFT = RealFFT.shared(size: size), synthesisFFT = RealFFT.shared(size: outSize)
+        let window = UnsafeMutablePointer<Float>.allocate(capacity: size), outWindow = UnsafeMutablePointer<Float>.allocate(capacity: outSize)
+        window.initialize(from: Window.hann(size), count: size)
+        outWindow.initialize(from: Window.hann(outSize), count: outSize)
+        defer { window.deallocate(); outWindow.deallocate() }
+        let analysis = (0..<channelCount).map { _ in RealFFTBuffers(size: size) }
+        let synthesis = RealFFTBuffers(size: outSize)
+        // Output arrays start `outSize` samples early so frames that begin before sample 0 fit.
+        let offset = outSize
+        var output = [[Float]](repeating: [Float](repeating: 0, count: outputLength + 2 * outSize + outHop), count: channelCount)
 
         var previousSum = [Float](repeating: 0, count: 2 * bins)   // last frame's channel sum (complex)
         var sum = [Float](repeating: 0, count: 2 * bins)
@@ -38,40 +84,40 @@ enum PhaseVocoder {
         var previousAngle = [Float](repeating: 0, count: bins)
         var rotationRe = [Float](repeating: 1, count: bins), rotationIm = [Float](repeating: 0, count: bins)
         var peaks = [Int](); peaks.reserveCapacity(bins / 2)
-        // Overlap-add gain: the squared Hann windows of 4 overlapping frames sum to 1.5; FFTW's inverse scales by `size`.
-        let scale = 1 / (1.5 * Float(size))
-        let synthesisHop = Double(hop)
+        // Overlap-add gain: squared Hann windows `outHop` apart sum to 3/8 * outSize / outHop, the
+        // inverse FFT is unnormalised, and a spectrum of `size` points carries a factor `size`.
+        let scale = Float(1 / (Double(size) * 0.375 * Double(outSize) / Double(outHop)))
+        // The synthesis hop measured in input samples before the frame is resampled.
+        let stretchedHop = Double(outHop) * Double(size) / Double(outSize)
 
-        // Frame m is centred on output sample m * hop; the first one that reaches sample 0 is m = -1.
-        let lastFrame = (outputLength + half) / hop + 1
+        // Frame m is centred on output sample m * outHop.
+        let firstFrame = -(outSize / 2 + outHop - 1) / outHop
+        let lastFrame = (outputLength + outSize / 2) / outHop + 1
         var previousCentre = 0
         var first = true
-        let reportEvery = max(1, (lastFrame + 2) / 50)
-        for m in -1...lastFrame {
-            if m % reportEvery == 0 { progress(Double(m + 1) / Double(lastFrame + 2)) }
-            let centre = Int((Double(m) * synthesisHop / factor).rounded())
+        let reportEvery = max(1, (lastFrame - firstFrame + 1) / 50)
+        for m in firstFrame...lastFrame {
+            if (m - firstFrame) % reportEvery == 0 { progress(Double(m - firstFrame) / Double(lastFrame - firstFrame + 1)) }
+            let centre = Int((Double(m * outHop) / duration).rounded())
             // Analysis: window and transform each channel, sum them.
             for c in 0..<channelCount {
-                let real = buffers[c].real
+                let real = analysis[c].real
                 audio.channels[c].withUnsafeBufferPointer { x in
                     let start = centre - half
-                    if start >= 0 && start + size <= x.count {
-                        for i in 0..<size { real[i] = x[start + i] * window[i] }
-                    } else {
-                        for i in 0..<size {
-                            let n = start + i
-                            real[i] = n >= 0 && n < x.count ? x[n] * window[i] : 0
-                        }
+                    let from = max(0, -start), to = min(size, x.count - start)
+                    if from > 0 || to < size { for i in 0..<size { real[i] = 0 } }
+                    if from < to {
+                        VectorOps.multiply(x.baseAddress! + start + from, window + from, into: real.baseAddress! + from, count: to - from)
                     }
                 }
-                fft.forward(buffers[c])
+                analysisFFT.forward(analysis[c])
             }
             sum.withUnsafeMutableBufferPointer { s in
                 power.withUnsafeMutableBufferPointer { p in
-                    let x0 = buffers[0].spectrum
+                    let x0 = analysis[0].spectrum
                     for i in 0..<(2 * bins) { s[i] = x0[i] }
                     for c in 1..<max(channelCount, 1) {
-                        let xc = buffers[c].spectrum
+                        let xc = analysis[c].spectrum
                         for i in 0..<(2 * bins) { s[i] += xc[i] }
                     }
                     for k in 0..<bins { p[k] = s[2 * k] * s[2 * k] + s[2 * k + 1] * s[2 * k + 1] }
@@ -82,6 +128,7 @@ enum PhaseVocoder {
                 first = false
             } else {
                 let analysisHop = Double(centre - previousCentre)
+                let factor = stretchedHop / analysisHop - 1
                 findPeaks(power, into: &peaks)
                 // New rotation of every peak from its measured frequency.
                 for p in peaks {
@@ -90,42 +137,48 @@ enum PhaseVocoder {
                     let measured = Double(atan2(im, re))
                     let expected = 2 * Double.pi * Double(p) / Double(size) * analysisHop
                     let advance = expected + principal(measured - expected) // true phase advance over the analysis hop
-                    let rotation = Double(previousAngle[p]) + advance * (synthesisHop / analysisHop - 1)
-                    angle[p] = Float(principal(rotation))
+                    angle[p] = Float(principal(Double(previousAngle[p]) + advance * factor))
                 }
                 // Each bin takes the rotation of the peak of its region (bounded by the lowest bin between peaks).
                 assignRegions(peaks: peaks, power: power, angle: &angle, re: &rotationRe, im: &rotationIm)
             }
 
-            // Synthesis: rotate, inverse transform, window, overlap-add.
+            // Synthesis: rotate into the output frame's bins, inverse transform, window, overlap-add.
             for c in 0..<channelCount {
-                let spectrum = buffers[c].spectrum
+                let spectrum = analysis[c].spectrum, target = synthesis.spectrum
                 rotationRe.withUnsafeBufferPointer { cr in
                     rotationIm.withUnsafeBufferPointer { ci in
-                        for k in 0..<bins {
+                        for k in 0..<carried {
                             let re = spectrum[2 * k], im = spectrum[2 * k + 1]
-                            spectrum[2 * k] = re * cr[k] - im * ci[k]
-                            spectrum[2 * k + 1] = re * ci[k] + im * cr[k]
+                            target[2 * k] = re * cr[k] - im * ci[k]
+                            target[2 * k + 1] = re * ci[k] + im * cr[k]
                         }
                     }
                 }
-                fft.inverse(buffers[c])
-                let real = buffers[c].real
-                let start = m * hop - half + hop // output arrays are offset by one hop (m starts at -1)
+                for i in (2 * carried)..<(2 * outBins) { target[i] = 0 }
+                synthesisFFT.inverse(synthesis)
+                let real = synthesis.real
+                let start = offset + m * outHop - outSize / 2
                 output[c].withUnsafeMutableBufferPointer { out in
-                    for i in 0..<size {
-                        let n = start + i
-                        if n >= 0 && n < out.count { out[n] += real[i] * window[i] * scale }
+                    let from = max(0, -start), to = min(outSize, out.count - start)
+                    if from < to {
+                        VectorOps.accumulate(real.baseAddress! + from, outWindow + from, scale: scale,
+                                             into: out.baseAddress! + start + from, count: to - from)
                     }
                 }
             }
             swap(&previousSum, &sum)
-            previousAngle = angle
+            previousAngle.withUnsafeMutableBufferPointer { p in
+                angle.withUnsafeBufferPointer { a in _ = p.update(fromContentsOf: a) }
+            }
             previousCentre = centre
         }
         progress(1)
-        let channels = output.map { Array($0[hop..<(hop + outputLength)]) }
-        return AudioBuffer(channels: channels, sampleRate: audio.sampleRate)
+        for c in output.indices {
+            output[c].removeSubrange((offset + outputLength)...)
+            output[c].removeSubrange(..<offset)
+        }
+        return AudioBuffer(channels: output, sampleRate: audio.sampleRate)
     }
 
     /// Local maxima of `power` over +/-2 bins.
@@ -152,26 +205,38 @@ enum PhaseVocoder {
             for k in 0..<bins { re[k] = cos(angle[k]); im[k] = sin(angle[k]) }
             return
         }
-        var lower = 0
-        for (j, p) in peaks.enumerated() {
-            var upper = bins
-            if j + 1 < peaks.count {
-                // Region ends at the weakest bin between this peak and the next.
-                let next = peaks[j + 1]
-                var weakest = p + 1
-                for k in (p + 1)..<next where power[k] < power[weakest] { weakest = k }
-                upper = weakest
+        power.withUnsafeBufferPointer { power in
+            angle.withUnsafeMutableBufferPointer { angle in
+                re.withUnsafeMutableBufferPointer { re in
+                    im.withUnsafeMutableBufferPointer { im in
+                        var lower = 0
+                        for (j, p) in peaks.enumerated() {
+                            var upper = bins
+                            if j + 1 < peaks.count {
+                                // Region ends at the weakest bin between this peak and the next.
+                                let next = peaks[j + 1]
+                                var weakest = p + 1
+                                for k in (p + 1)..<next where power[k] < power[weakest] { weakest = k }
+                                upper = weakest
+                            }
+                            let a = angle[p]
+                            let c = cos(a), s = sin(a)
+                            for k in lower..<upper { angle[k] = a; re[k] = c; im[k] = s }
+                            lower = upper
+                        }
+                    }
+                }
             }
-            let a = angle[p]
-            let c = cos(a), s = sin(a)
-            for k in lower..<upper { angle[k] = a; re[k] = c; im[k] = s }
-            lower = upper
         }
     }
 
     /// The angle wrapped into (-pi, pi].
     @inline(__always)
     static func principal(_ x: Double) -> Double {
-        x - 2 * Double.pi * ((x + Double.pi) / (2 * Double.pi)).rounded(.down)
+        // floor by conversion: `rounded(.down)` is a libm call on baseline x86-64, and this runs per peak.
+        let turns = (x + Double.pi) / (2 * Double.pi)
+        var whole = Double(Int(turns))
+        if whole > turns { whole -= 1 }
+        return x - 2 * Double.pi * whole
     }
 }

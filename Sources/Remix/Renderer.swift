@@ -10,9 +10,10 @@ public struct Renderer: Sendable {
         self.separator = separator
     }
 
-    /// `progress` gets the overall fraction done and the name of the operation running.
-    public func render(_ edit: Edit, _ input: AudioBuffer, progress: (Double, String) -> Void = { _, _ in }) throws -> AudioBuffer {
-        var audio = input
+    /// `progress` gets the overall fraction done and the name of the operation running. The input is
+    /// taken, not copied, when the caller passes it with `consume`.
+    public func render(_ edit: Edit, _ input: consuming AudioBuffer, progress: (Double, String) -> Void = { _, _ in }) throws -> AudioBuffer {
+        var audio = consume input
         let count = max(edit.operations.count, 1)
         for (index, operation) in edit.operations.enumerated() {
             progress(Double(index) / Double(count), operation.name)
@@ -31,7 +32,9 @@ public struct Renderer: Sendable {
         func frames(_ seconds: Double) -> Int { Int((seconds * rate).rounded()) }
         func fail(_ reason: String) -> EditError { .notApplicable(operation: operation.name, index: index, reason: reason) }
         let duration = audio.duration
-        let input = audio
+        // A count, not a copy of the buffer: holding a second reference would make every in-place
+        // operation below copy the whole recording first.
+        let inputFrames = audio.frameCount
         switch operation {
         case let .trim(start, end):
             guard start < duration else { throw fail(String(format: "start_s %.3f is at or past the end of the %.3f s input", start, duration)) }
@@ -42,7 +45,7 @@ public struct Renderer: Sendable {
             // A cut mid-waveform is a step from silence: 3 ms fades at the ends that were cut.
             let declick = min(frames(0.003), audio.frameCount / 2)
             if first > 0 { Effects.fade(&audio, frames: declick, curve: .sine, out: false) }
-            if last < input.frameCount { Effects.fade(&audio, frames: declick, curve: .sine, out: true) }
+            if last < inputFrames { Effects.fade(&audio, frames: declick, curve: .sine, out: true) }
         case let .fadeIn(seconds, curve):
             Effects.fade(&audio, frames: frames(seconds), curve: curve, out: false)
         case let .fadeOut(seconds, curve):
@@ -57,10 +60,7 @@ public struct Renderer: Sendable {
             for band in bands where band.frequency >= rate / 2 {
                 throw fail("frequency_hz \(band.frequency.formatted) is at or above half the sample rate (\(Int(rate / 2)) Hz)")
             }
-            let filters = bands.map { Biquad($0, sampleRate: rate) }
-            for c in audio.channels.indices {
-                for f in filters { f.process(&audio.channels[c]) }
-            }
+            Biquad.filter(&audio.channels, through: bands.map { Biquad($0, sampleRate: rate) })
         case let .compressor(settings):
             Dynamics.compress(&audio, settings)
         case let .limiter(ceiling, release):
@@ -80,21 +80,12 @@ public struct Renderer: Sendable {
         case let .vinyl(settings):
             Effects.vinyl(&audio, settings)
         case let .speed(ratio):
-            audio = try resample(audio, ratio: 1 / ratio)
+            // Varispeed: no phase change (the stretch and the pitch cancel), only the frames' resampling.
+            audio = PhaseVocoder.transform(audio, duration: 1 / ratio, pitch: ratio, progress: progress)
         case let .tempo(ratio):
-            audio = PhaseVocoder.stretch(audio, factor: 1 / ratio, progress: progress)
+            audio = PhaseVocoder.transform(audio, duration: 1 / ratio, progress: progress)
         case let .pitch(semitones):
-            let factor = pow(2, semitones / 12)
-            let length = audio.frameCount
-            // Stretch by the pitch factor, then resample back to the original duration.
-            let stretched = PhaseVocoder.stretch(audio, factor: factor) { progress(0.9 * $0) }
-            audio = try resample(stretched, ratio: 1 / factor)
-            for c in audio.channels.indices {
-                let n = audio.channels[c].count
-                if n > length { audio.channels[c].removeLast(n - length) } else if n < length {
-                    audio.channels[c].append(contentsOf: repeatElement(0, count: length - n))
-                }
-            }
+            audio = PhaseVocoder.transform(audio, duration: 1, pitch: pow(2, semitones / 12), progress: progress)
         case .reverse:
             Effects.reverse(&audio)
         case let .loop(start, end, count, crossfade):
@@ -116,10 +107,5 @@ public struct Renderer: Sendable {
             }
             audio = AudioBuffer(channels: mixed, sampleRate: audio.sampleRate)
         }
-    }
-
-    func resample(_ audio: AudioBuffer, ratio: Double) throws -> AudioBuffer {
-        let channels = try audio.channels.map { try SampleRateConverter.convert($0, ratio: ratio) }
-        return AudioBuffer(channels: channels, sampleRate: audio.sampleRate)
     }
 }

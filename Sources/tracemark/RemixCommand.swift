@@ -106,10 +106,11 @@ struct RemixCommand: ParsableCommand {
         let audio: AudioBuffer
         do { audio = try AudioDecoder.decodeMultichannel(path: input) } catch { throw ValidationFailure("\(error)") }
         let decoded = clock.now
+        let inputDuration = audio.duration
         let progress = RemixProgress()
         let result: AudioBuffer
         do {
-            result = try Renderer().render(chain, audio) { fraction, stage in progress.update(fraction, stage) }
+            result = try Renderer().render(chain, consume audio) { fraction, stage in progress.update(fraction, stage) }
         } catch {
             progress.clear()
             throw ValidationFailure("\(input): \(error)")
@@ -122,7 +123,7 @@ struct RemixCommand: ParsableCommand {
         if timings {
             let line = String(format: #"{"decode_s":%.4f,"render_s":%.4f,"write_s":%.4f,"input_s":%.3f,"output_s":%.3f,"channels":%d,"sample_rate":%d}"#,
                               seconds(decoded - started), seconds(rendered - decoded), seconds(written - rendered),
-                              audio.duration, result.duration, result.channelCount, result.sampleRate)
+                              inputDuration, result.duration, result.channelCount, result.sampleRate)
             printError(line)
         }
         print(String(format: "%@: %.2f s, %d channel%@ at %d Hz (%d operation%@, rendered in %.2f s)", output, result.duration,

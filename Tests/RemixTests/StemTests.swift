@@ -49,6 +49,27 @@ import Testing
         return 10 * log10(signal / error)
     }
 
+    @Test(arguments: [3, 7, 17, 21])
+    func medianFiltersMatchSortedWindows(kernel: Int) {
+        let rows = 23, columns = 45 // not multiples of the eight SIMD lanes
+        var generator = SplitMix64(seed: UInt64(kernel))
+        // Few distinct values, so ties are common.
+        let values = (0..<(rows * columns)).map { _ in Float(generator.next() % 9) }
+        let h = kernel / 2
+        func clamp(_ i: Int, _ n: Int) -> Int { min(max(i, 0), n - 1) }
+        func median(_ window: [Float]) -> Float { window.sorted()[h] }
+        let alongRows = MedianFilter.alongRows(values, rows: rows, columns: columns, kernel: kernel)
+        let alongColumns = MedianFilter.alongColumns(values, rows: rows, columns: columns, kernel: kernel)
+        for r in 0..<rows {
+            for c in 0..<columns {
+                let time = median((-h...h).map { values[clamp(r + $0, rows) * columns + c] })
+                let frequency = median((-h...h).map { values[r * columns + clamp(c + $0, columns)] })
+                #expect(alongRows[r * columns + c] == time, "row \(r) column \(c)")
+                #expect(alongColumns[r * columns + c] == frequency, "row \(r) column \(c)")
+            }
+        }
+    }
+
     @Test func stemsAddUpAndVocalsBeatPlainHPSS() {
         let (voice, left, right) = mixture(seconds: 6)
         let audio = AudioBuffer(channels: [left, right], sampleRate: rate)

@@ -1,0 +1,47 @@
+import Spectral
+
+/// Per-sample math for dynamics and waveshaping, accurate far beyond what is audible and free of
+/// libm calls, which cost more than everything else in those loops (measured by tools/bench/remix).
+enum FastMath {
+    /// log2(x) for positive normal x, within 3.2e-5 (0.0002 dB): exponent bits plus a degree-5
+    /// Chebyshev fit of log2 on the mantissa in [1, 2).
+    @inline(__always)
+    static func log2(_ x: Float) -> Float {
+        let bits = x.bitPattern
+        let exponent = Float(Int32(bitPattern: (bits >> 23) & 0xFF) - 127)
+        let m = Float(bitPattern: (bits & 0x7F_FFFF) | 0x3F80_0000) - 1
+        let p = 3.190813e-05 + m * (1.4412674 + m * (-0.70570416 + m * (0.40872174 + m * (-0.18772264 + m * 0.04342891))))
+        return exponent + p
+    }
+
+    /// 2^x for x in -126...127, within 2.3e-7 relative: integer part into the exponent bits, a
+    /// degree-5 Chebyshev fit of 2^f on the fraction.
+    @inline(__always)
+    static func exp2(_ x: Float) -> Float {
+        let clamped = min(max(x, -126), 127)
+        var whole = Float(Int32(clamped))
+        if whole > clamped { whole -= 1 }
+        let f = clamped - whole
+        let p = 0.99999977 + f * (0.69315678 + f * (0.24013169 + f * (0.05587656 + f * (0.00894058 + f * 0.00189438))))
+        return Float(bitPattern: UInt32(Int32(whole) + 127) << 23) * p
+    }
+
+    static let decibelsPerOctave: Float = 6.0205999 // 20 log10(2)
+
+    @inline(__always)
+    static func decibels(_ amplitude: Float) -> Float { decibelsPerOctave * log2(amplitude) }
+
+    @inline(__always)
+    static func amplitude(decibels: Float) -> Float { exp2(decibels / decibelsPerOctave) }
+
+    /// tanh(x) within 1e-4: Lambert's continued fraction to the seventh order, on |x| <= 4.97 where
+    /// it reaches 1, and saturated beyond. Works lane by lane on eight samples.
+    @inline(__always)
+    static func tanh(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        let t = VectorOps.clamp(x, SIMD8(repeating: -4.97), SIMD8(repeating: 4.97))
+        let t2 = t * t
+        let numerator = t * (135_135 + t2 * (17_325 + t2 * (378 + t2)))
+        let denominator = 135_135 + t2 * (62_370 + t2 * (3_150 + 28 * t2))
+        return VectorOps.clamp(numerator / denominator, SIMD8(repeating: -1), SIMD8(repeating: 1))
+    }
+}
