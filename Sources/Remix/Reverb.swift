@@ -94,7 +94,7 @@ enum Reverb {
 
     /// Feedback combs in parallel, each with a one-pole low-pass in the loop; writes their sum to
     /// `out`. All combs advance in one loop over the samples: their recursions are independent, so
-    /// the processor overlaps them (twice as fast as one pass per comb, by tools/bench/remix).
+    /// the processor can overlap them instead of waiting on one comb's recursion at a time.
     static func combs(_ input: [Float], into out: inout [Float], delays: [Int], feedback: Float, damp: Float) {
         let k = delays.count
         let lines = UnsafeMutablePointer<Float>.allocate(capacity: delays.reduce(0, +))
