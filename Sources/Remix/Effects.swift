@@ -76,7 +76,7 @@ enum Effects {
         if let bits {
             let levels = Float(1 << (bits - 1))
             // Round to the nearest step by adding and removing 1.5 * 2^23, which leaves no fraction
-            // bits; values of 2^22 steps or more are whole already.
+            // bits; values of 2^22 steps or more are kept (a Float there is off a step by half at most).
             let magic = SIMD8<Float>(repeating: 12_582_912), whole = SIMD8<Float>(repeating: 4_194_304)
             forEachSample(&audio) { x in
                 let steps = x * levels
