@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "TracemarkTests", dependencies: ["Registry", "Audio", "Daemon", "TestSupport"]),
         .testTarget(name: "RightsTests", dependencies: ["Rights"]),
         .testTarget(name: "WatermarkTests", dependencies: ["Watermark", "Audio"]),
-        .testTarget(name: "RemixTests", dependencies: ["Remix", "Audio"]),
+        .testTarget(name: "RemixTests", dependencies: ["Remix", "Audio", "TestSupport"]),
         // The daemon's routes through a real socket, checked against docs/openapi.yaml.
         .testTarget(name: "DaemonTests", dependencies: [
             "Daemon", "Registry", "Audio", "Watermark", "TestSupport",

@@ -27,6 +27,26 @@ public enum LoudnessMeter {
         return channel == 3 ? 0 : channel >= 4 ? 1.41 : 1
     }
 
+    /// Ungated K-weighted loudness of consecutive blocks of `blockSeconds` (the last one may be
+    /// shorter), in LUFS, floored at -70 so silence is a number.
+    public static func contour(_ audio: AudioBuffer, blockSeconds: Double) -> [Double] {
+        let step = max(1, Int((blockSeconds * Double(audio.sampleRate)).rounded()))
+        let blocks = max(1, (audio.frameCount + step - 1) / step)
+        var energy = [Double](repeating: 0, count: blocks)
+        var weighted = audio.channels
+        Biquad.filter(&weighted, through: kWeighting(sampleRate: Double(audio.sampleRate)))
+        for (c, channel) in weighted.enumerated() {
+            let w = weight(channel: c, of: audio.channelCount)
+            channel.withUnsafeBufferPointer { x in
+                for i in x.indices { energy[i / step] += w * Double(x[i]) * Double(x[i]) }
+            }
+        }
+        return energy.indices.map { b in
+            let length = min(step, audio.frameCount - b * step)
+            return max(-70, -0.691 + 10 * log10(max(energy[b] / Double(max(length, 1)), 1e-12)))
+        }
+    }
+
     /// Integrated loudness in LUFS; -infinity for silence. Signals shorter than one 400 ms block
     /// are measured as one block.
     public static func integratedLoudness(_ audio: AudioBuffer) -> Double {
