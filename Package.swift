@@ -39,7 +39,7 @@ let package = Package(
         // Embeds and detects marks on files for the robustness harness (tools/eval-watermark).
         .executableTarget(name: "WatermarkTool", dependencies: ["Watermark", "Audio"]),
         .target(name: "Daemon", dependencies: [
-            "Audio", "Fingerprint", "Registry", "Rights", "Watermark",
+            "Audio", "Fingerprint", "Registry", "Remix", "Rights", "Watermark",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "Configuration", package: "swift-configuration"),

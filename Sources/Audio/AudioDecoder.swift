@@ -51,6 +51,25 @@ public struct AudioDecoder: Sendable {
         }
     }
 
+    /// Audio already in memory (a rendered remix) as the analysis sees a file: mono at the target
+    /// rate, band-limited the same way.
+    public func analyse(_ audio: AudioBuffer) throws -> DecodedAudio {
+        let rate = audio.sampleRate
+        let decimator = Decimator(inputRate: rate, targetRate: targetSampleRate, passband: 0.47 * Double(targetSampleRate))
+        let decimatedRate = rate / (decimator?.factor ?? 1)
+        let resampler = decimatedRate == targetSampleRate ? nil : try Resampler(from: decimatedRate, to: targetSampleRate)
+        var mono = [Float](repeating: 0, count: audio.frameCount)
+        let scale = 1 / Float(max(audio.channelCount, 1))
+        for channel in audio.channels {
+            for i in mono.indices { mono[i] += channel[i] * scale }
+        }
+        var output = decimator.map { $0.process(mono[...], final: true) } ?? mono
+        if let resampler { output = try resampler.process(output, final: true) }
+        for i in output.indices where !output[i].isFinite { output[i] = 0 }
+        return DecodedAudio(samples: output, sampleRate: targetSampleRate, sourceSampleRate: rate,
+                            sourceChannels: audio.channelCount, sourceDuration: audio.duration)
+    }
+
     /// Decodes and discards: the decoding floor that ingest speed is measured against.
     public static func decodeOnly(path: String) throws -> (frames: Int, sampleRate: Int, channels: Int) {
         var info = SF_INFO()

@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import Registry
+import Remix
 
 /// Why the daemon could not start or keep running.
 public enum DaemonError: Error, CustomStringConvertible, Sendable {
@@ -26,6 +27,8 @@ public struct APIError: HTTPResponseError, Sendable {
     public let message: String
     /// Seconds the client should wait before retrying, for 503s.
     public var retryAfter: Int?
+    /// For a refused remix (451): what was found and why.
+    public var report: RemixReport?
 
     public init(_ status: HTTPResponse.Status, code: String, _ message: String, retryAfter: Int? = nil) {
         self.status = status
@@ -38,6 +41,7 @@ public struct APIError: HTTPResponseError, Sendable {
         public struct Detail: Codable, Sendable {
             public let code: String
             public let message: String
+            public var report: RemixReport?
         }
         public let error: Detail
     }
@@ -45,7 +49,7 @@ public struct APIError: HTTPResponseError, Sendable {
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
-        let body = try APIJSON.encode(Body(error: .init(code: code, message: message)))
+        let body = try APIJSON.encode(Body(error: .init(code: code, message: message, report: report)))
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
@@ -66,6 +70,11 @@ public struct APIError: HTTPResponseError, Sendable {
         case let error as AudioError:
             if case .tooLong = error { return APIError(.badRequest, code: "audio_too_long", error.description) }
             return APIError(.badRequest, code: "unreadable_audio", error.description)
+        case let error as EditError:
+            if case .unknownStyle = error { return APIError(.badRequest, code: "unknown_style", error.description) }
+            return APIError(.badRequest, code: "bad_edit", error.description)
+        case let error as RemixOptions.Problem:
+            return APIError.badParameter(error.description)
         case let error as IssuanceError:
             if case .unsuitableAudio = error { return APIError(.badRequest, code: "unsuitable_audio", error.description) }
             return APIError(.badRequest, code: "bad_parameter", error.description)

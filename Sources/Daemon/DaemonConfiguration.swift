@@ -27,6 +27,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var maxTop = 50
     /// Longest audio `POST /v1/watermarks` marks, in seconds (`watermark.maxSeconds`).
     public var maxWatermarkSeconds = 900.0
+    /// A directory of style presets searched before ./config/styles and /etc/tracemark/styles (`remix.stylesDir`).
+    public var stylesDirectory: String?
+    /// Most proposals the generator makes for one replaced stretch before its fallback applies (`remix.maxRounds`).
+    public var maxReplacementRounds = 4
     /// trace, debug, info, notice, warning, error, critical (`log.level`).
     public var logLevel = Logger.Level.info
     /// The action for each use of a recording no policy covers (`rights.default.<use>`).
@@ -45,7 +49,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     /// Every key the file may hold; anything else is a typo worth stopping for.
     static let knownKeys: Set<String> = Set([
         "home", "socket", "database.url", "database.poolSize", "server.maxBodyBytes",
-        "match.maxQuerySeconds", "match.maxTop", "watermark.maxSeconds", "log.level",
+        "match.maxQuerySeconds", "match.maxTop", "watermark.maxSeconds", "remix.stylesDir", "remix.maxRounds", "log.level",
     ]).union(Use.allCases.map { "rights.default.\($0.rawValue)" })
 
     /// Where the YAML file is looked for when none is named: a checkout's `config/`, then `/etc`.
@@ -84,6 +88,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
         c.maxQuerySeconds = try double(reader, "match.maxQuerySeconds", in: 1...86_400) ?? c.maxQuerySeconds
         c.maxTop = try int(reader, "match.maxTop", in: 1...1000) ?? c.maxTop
         c.maxWatermarkSeconds = try double(reader, "watermark.maxSeconds", in: 8...86_400) ?? c.maxWatermarkSeconds
+        c.stylesDirectory = try string(reader, "remix.stylesDir").flatMap { $0.isEmpty ? nil : $0 }
+        c.maxReplacementRounds = try int(reader, "remix.maxRounds", in: 1...32) ?? c.maxReplacementRounds
         if let level = try string(reader, "log.level") {
             guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
                 throw DaemonError.configuration("log.level: '\(level)' is not one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")

@@ -65,8 +65,8 @@ public struct Issuer: Sendable {
         guard sources.count <= IssuancePayload.maxSources else {
             throw IssuanceError.badRequest("\(sources.count) sources; at most \(IssuancePayload.maxSources)")
         }
-        for source in sources where source.trackID < 1 || source.trackID > Int64(Int32.max) || source.policyVersion < 1 {
-            throw IssuanceError.badRequest("source \(source.trackID):\(source.policyVersion) is not a track id and a policy version (both positive)")
+        for source in sources where source.trackID < 1 || source.trackID > Int64(Int32.max) || source.policyVersion < 0 {
+            throw IssuanceError.badRequest("source \(source.trackID):\(source.policyVersion) is not a track id and a policy version (0 for the default policy)")
         }
     }
 
@@ -74,7 +74,7 @@ public struct Issuer: Sendable {
     /// marked audio as `encode` turns it into bytes. `encode` runs inside the transaction: if it
     /// throws, nothing is recorded.
     public func issue(_ audio: AudioBuffer, inputSHA256: [UInt8], purpose: String, requesterUID: UInt32,
-                      sources: [SourceTrack], db: PostgresConnection,
+                      sources: [SourceTrack], replacements: [ReplacedSegment] = [], verificationID: Int64 = 0, db: PostgresConnection,
                       encode: (AudioBuffer) throws -> [UInt8]) throws -> IssuedWatermark {
         try Self.check(audio, purpose: purpose, sources: sources)
         let ids = Array(Set(sources.map { Int32($0.trackID) }))
@@ -93,7 +93,8 @@ public struct Issuer: Sendable {
             let output = try encode(marked)
             let payload = IssuancePayload(
                 serial: serial, issuedAtMilliseconds: issuedAt, requesterUID: requesterUID, purpose: purpose,
-                sources: sources, inputSHA256: inputSHA256, outputSHA256: ContentDigest.sha256(output),
+                sources: sources, replacements: replacements, verificationID: verificationID,
+                inputSHA256: inputSHA256, outputSHA256: ContentDigest.sha256(output),
                 signingKeyID: keys.signing.id, auditorKeyID: keys.auditor.id, markKeyID: keys.mark.id)
             let certificate = try Certificate.issue(payload, signingKey: keys.signing, auditor: keys.auditor)
             issued = (payload, output, report)

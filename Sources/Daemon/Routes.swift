@@ -148,7 +148,7 @@ struct Routes: Sendable {
     static let serverTiming = HTTPField.Name("Server-Timing")!
     /// Every route, in the OpenAPI document's path syntax.
     static let paths = ["/v1/health", "/v1/match", "/v1/verify", "/v1/verifications", "/v1/tracks", "/v1/tracks/{id}",
-                        "/v1/watermarks", "/v1/watermarks/{serial}", "/v1/watermarks/detect", "/metrics"]
+                        "/v1/watermarks", "/v1/watermarks/{serial}", "/v1/watermarks/detect", "/v1/remix", "/metrics"]
 
     func add(to router: Router<DaemonContext>) {
         router.add(middleware: ErrorAndMetricsMiddleware(metrics: metrics))
@@ -162,6 +162,8 @@ struct Routes: Sendable {
         router.post("/v1/watermarks") { request, context in try await issueWatermark(request, context) }
         router.get("/v1/watermarks/:serial") { _, context in try await watermarkCertificate(context) }
         router.post("/v1/watermarks/detect") { request, _ in try await detectWatermark(request) }
+        // Registry-checked remixes (RemixRoutes.swift).
+        router.post("/v1/remix") { request, context in try await remix(request, context) }
         router.get("/metrics") { _, _ in await prometheus() }
     }
 
@@ -191,11 +193,26 @@ struct Routes: Sendable {
 
     private func verify(_ request: Request, _ context: DaemonContext) async throws -> Response {
         let query = request.uri.queryParameters
-        guard let useText = query["use"] else {
-            throw APIError.badParameter("use is required: one of \(Use.allCases.map(\.rawValue).joined(separator: ", "))")
+        let (use, territory, at) = try rightsQuestion(query, defaultUse: nil)
+        let peer = await context.peer()
+        let verifier = Verifier(defaultPolicy: configuration.defaultPolicy)
+        // A verification is a write: it is not repeated on a stale connection.
+        return try await analyse(request, retry: false) { audio, body, db, timings in
+            try verifier.verify(audio, audioSHA256: ContentDigest.sha256(body), use: use, territory: territory, at: at,
+                                peer: peer, db: db, timings: &timings)
         }
-        guard let use = Use(rawValue: String(useText)) else {
-            throw APIError.badParameter("use '\(useText)' is not one of \(Use.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+
+    /// `use`, `territory` and `at` of a rights question (verify, remix); `use` may have a default.
+    func rightsQuestion(_ query: FlatDictionary<Substring, Substring>, defaultUse: Use?) throws -> (Use, String, Date) {
+        let uses = Use.allCases.map(\.rawValue).joined(separator: ", ")
+        let use: Use
+        if let useText = query["use"] {
+            guard let parsed = Use(rawValue: String(useText)) else { throw APIError.badParameter("use '\(useText)' is not one of \(uses)") }
+            use = parsed
+        } else {
+            guard let defaultUse else { throw APIError.badParameter("use is required: one of \(uses)") }
+            use = defaultUse
         }
         guard let territoryText = query["territory"] else { throw APIError.badParameter("territory is required: an ISO 3166-1 alpha-2 code such as SE") }
         let territory = territoryText.uppercased()
@@ -208,13 +225,7 @@ struct Routes: Sendable {
             }
             return date
         } ?? Date()
-        let peer = await context.peer()
-        let verifier = Verifier(defaultPolicy: configuration.defaultPolicy)
-        // A verification is a write: it is not repeated on a stale connection.
-        return try await analyse(request, retry: false) { audio, body, db, timings in
-            try verifier.verify(audio, audioSHA256: ContentDigest.sha256(body), use: use, territory: territory, at: at,
-                                peer: peer, db: db, timings: &timings)
-        }
+        return (use, territory, at)
     }
 
     private func verifications(_ request: Request) async throws -> Response {

@@ -97,6 +97,16 @@ public struct PayloadInfo: Codable, Sendable, Equatable {
     public let requester_uid: UInt32
     public let purpose: String
     public let sources: [Source]
+    public struct Replacement: Codable, Sendable, Equatable {
+        public let track_id: Int64
+        public let policy_version: Int64
+        public let start_s: Double
+        public let end_s: Double
+    }
+    /// Stretches where a master's recording was replaced with new material (payload version 2).
+    public let replaced: [Replacement]
+    /// The rights verification behind the issuance; null when there was none.
+    public let verification_id: Int64?
     public let input_sha256: String
     public let output_sha256: String
     public let signing_key_id: String
@@ -109,6 +119,11 @@ public struct PayloadInfo: Codable, Sendable, Equatable {
         requester_uid = p.requesterUID
         purpose = p.purpose
         sources = p.sources.map { Source(track_id: $0.trackID, policy_version: $0.policyVersion) }
+        replaced = p.replacements.map {
+            Replacement(track_id: $0.trackID, policy_version: $0.policyVersion,
+                        start_s: Double($0.startMilliseconds) / 1000, end_s: Double($0.endMilliseconds) / 1000)
+        }
+        verification_id = p.verificationID == 0 ? nil : p.verificationID
         input_sha256 = ContentDigest.hex(p.inputSHA256)
         output_sha256 = ContentDigest.hex(p.outputSHA256)
         signing_key_id = p.signingKeyID.hex

@@ -16,12 +16,7 @@ extension Routes {
     func issueWatermark(_ request: Request, _ context: DaemonContext) async throws -> Response {
         let query = request.uri.queryParameters
         let raw = try rawFormat(query)
-        let asked = try query["output"].map { text in
-            guard let format = AudioFileFormat(fileExtension: String(text)) else {
-                throw APIError.badParameter("output '\(text)' is not one of \(AudioFileFormat.Container.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            return format
-        }
+        let asked = try outputFormat(query)
         let purpose = String(query["purpose"] ?? "")
         let sources = try Self.sources(query[values: "source"])
         try checkContentType(request, raw: raw)

@@ -8,23 +8,42 @@ public struct SourceTrack: Sendable, Equatable {
     }
 }
 
+/// A stretch of the released audio where a master's recording was taken out and replaced with new
+/// material because its policy said `replace`.
+public struct ReplacedSegment: Sendable, Equatable {
+    public var trackID: Int64
+    public var policyVersion: Int64
+    /// The stretch in the released audio, in milliseconds.
+    public var startMilliseconds: UInt32
+    public var endMilliseconds: UInt32
+    public init(trackID: Int64, policyVersion: Int64, startMilliseconds: UInt32, endMilliseconds: UInt32) {
+        self.trackID = trackID
+        self.policyVersion = policyVersion
+        self.startMilliseconds = startMilliseconds
+        self.endMilliseconds = endMilliseconds
+    }
+}
+
 /// What an issuance records: who asked, for what, from which masters, which audio went in and out,
 /// and which keys were used. Encrypted to the auditor inside a `Certificate`.
 ///
 /// Canonical encoding (big-endian, no padding; every value has exactly one encoding and decoding
 /// rejects anything else, trailing bytes included):
 ///
-///     u8   version (1)
+///     u8   version (2; version 1 has neither replacements nor verification id)
 ///     u64  serial
 ///     i64  issuedAt, Unix time in milliseconds
 ///     u32  requester uid (the peer's uid from the socket)
 ///     u16  purpose length, then that many bytes of UTF-8 (at most 1024)
 ///     u16  source count (at most 4096), then per source: i64 track id, i64 policy version
+///     u16  replacement count (at most 4096), then per replacement: i64 track id, i64 policy
+///          version, u32 start ms, u32 end ms
+///     i64  verification id (the rights verification that decided; 0 for none)
 ///     32   SHA-256 of the input audio
 ///     32   SHA-256 of the output audio
 ///     8    signing key id, 8 auditor key id, 8 mark key id
 public struct IssuancePayload: Sendable, Equatable {
-    public static let encodingVersion: UInt8 = 1
+    public static let encodingVersion: UInt8 = 2
     public static let maxPurposeBytes = 1024
     public static let maxSources = 4096
 
@@ -33,6 +52,8 @@ public struct IssuancePayload: Sendable, Equatable {
     public var requesterUID: UInt32
     public var purpose: String
     public var sources: [SourceTrack]
+    public var replacements: [ReplacedSegment]
+    public var verificationID: Int64
     public var inputSHA256: [UInt8]
     public var outputSHA256: [UInt8]
     public var signingKeyID: KeyID
@@ -40,13 +61,16 @@ public struct IssuancePayload: Sendable, Equatable {
     public var markKeyID: KeyID
 
     public init(serial: UInt64, issuedAtMilliseconds: Int64, requesterUID: UInt32, purpose: String,
-                sources: [SourceTrack], inputSHA256: [UInt8], outputSHA256: [UInt8],
+                sources: [SourceTrack], replacements: [ReplacedSegment] = [], verificationID: Int64 = 0,
+                inputSHA256: [UInt8], outputSHA256: [UInt8],
                 signingKeyID: KeyID, auditorKeyID: KeyID, markKeyID: KeyID) {
         self.serial = serial
         self.issuedAtMilliseconds = issuedAtMilliseconds
         self.requesterUID = requesterUID
         self.purpose = purpose
         self.sources = sources
+        self.replacements = replacements
+        self.verificationID = verificationID
         self.inputSHA256 = inputSHA256
         self.outputSHA256 = outputSHA256
         self.signingKeyID = signingKeyID
@@ -62,6 +86,9 @@ public struct IssuancePayload: Sendable, Equatable {
         guard sources.count <= Self.maxSources else {
             throw WatermarkError.payloadFieldOutOfRange("\(sources.count) sources; at most \(Self.maxSources)")
         }
+        guard replacements.count <= Self.maxSources else {
+            throw WatermarkError.payloadFieldOutOfRange("\(replacements.count) replaced segments; at most \(Self.maxSources)")
+        }
         guard inputSHA256.count == 32 else { throw WatermarkError.payloadFieldOutOfRange("input SHA-256 is \(inputSHA256.count) bytes, not 32") }
         guard outputSHA256.count == 32 else { throw WatermarkError.payloadFieldOutOfRange("output SHA-256 is \(outputSHA256.count) bytes, not 32") }
         var w = ByteWriter()
@@ -76,6 +103,14 @@ public struct IssuancePayload: Sendable, Equatable {
             w.u64(UInt64(bitPattern: source.trackID))
             w.u64(UInt64(bitPattern: source.policyVersion))
         }
+        w.u16(UInt16(replacements.count))
+        for r in replacements {
+            w.u64(UInt64(bitPattern: r.trackID))
+            w.u64(UInt64(bitPattern: r.policyVersion))
+            w.u32(r.startMilliseconds)
+            w.u32(r.endMilliseconds)
+        }
+        w.u64(UInt64(bitPattern: verificationID))
         w.bytes(inputSHA256)
         w.bytes(outputSHA256)
         w.bytes(signingKeyID.bytes)
@@ -87,8 +122,8 @@ public struct IssuancePayload: Sendable, Equatable {
     public init(encoded data: [UInt8]) throws {
         var r = ByteReader(data, fail: WatermarkError.malformedPayload)
         let version = try r.u8()
-        guard version == Self.encodingVersion else {
-            throw WatermarkError.malformedPayload("encoding version \(version); this build reads version \(Self.encodingVersion)")
+        guard version == 1 || version == Self.encodingVersion else {
+            throw WatermarkError.malformedPayload("encoding version \(version); this build reads versions 1 and \(Self.encodingVersion)")
         }
         serial = try r.u64()
         issuedAtMilliseconds = Int64(bitPattern: try r.u64())
@@ -107,6 +142,18 @@ public struct IssuancePayload: Sendable, Equatable {
             sources.append(SourceTrack(trackID: Int64(bitPattern: try r.u64()), policyVersion: Int64(bitPattern: try r.u64())))
         }
         self.sources = sources
+        var replacements: [ReplacedSegment] = []
+        verificationID = 0
+        if version >= 2 {
+            let count = Int(try r.u16())
+            guard count <= Self.maxSources else { throw WatermarkError.malformedPayload("more than \(Self.maxSources) replaced segments") }
+            for _ in 0..<count {
+                replacements.append(ReplacedSegment(trackID: Int64(bitPattern: try r.u64()), policyVersion: Int64(bitPattern: try r.u64()),
+                                                    startMilliseconds: try r.u32(), endMilliseconds: try r.u32()))
+            }
+            verificationID = Int64(bitPattern: try r.u64())
+        }
+        self.replacements = replacements
         inputSHA256 = try r.bytes(32)
         outputSHA256 = try r.bytes(32)
         signingKeyID = try KeyID(bytes: r.bytes(8))

@@ -41,6 +41,14 @@ struct OpenAPIDocument: @unchecked Sendable {
         return validate(value, schema, at: "$")
     }
 
+    /// Problems with a JSON document (a header's value, say) against one of the document's schemas.
+    func problems(json: Data, schema name: String) -> [String] {
+        guard let value = try? JSONSerialization.jsonObject(with: json, options: [.fragmentsAllowed]) else {
+            return ["not JSON: \(String(decoding: json, as: UTF8.self))"]
+        }
+        return validate(value, resolve("#/components/schemas/\(name)"), at: "$")
+    }
+
     private func resolve(_ ref: String) -> [String: Any] {
         var node: Any = root
         for part in ref.dropFirst(2).split(separator: "/") { node = (node as? [String: Any])?[String(part)] ?? [:] }

@@ -28,12 +28,29 @@ private func samplePayload(signing: SigningKey, auditor: AuditorPublicKey, mark:
         let payload = try samplePayload(signing: signing, auditor: auditor.publicKey, mark: markKey)
         let bytes = try payload.encoded()
         #expect(try IssuancePayload(encoded: bytes) == payload)
-        #expect(bytes.count == 1 + 8 + 8 + 4 + 2 + Array(payload.purpose.utf8).count + 2 + 2 * 16 + 64 + 24)
+        #expect(bytes.count == 1 + 8 + 8 + 4 + 2 + Array(payload.purpose.utf8).count + 2 + 2 * 16 + 2 + 8 + 64 + 24)
         #expect(throws: WatermarkError.self) { try IssuancePayload(encoded: bytes + [0]) }
         #expect(throws: WatermarkError.self) { try IssuancePayload(encoded: Array(bytes.dropLast())) }
         var badVersion = bytes
         badVersion[0] = 9
         #expect(throws: WatermarkError.self) { try IssuancePayload(encoded: badVersion) }
+    }
+
+    @Test func replacedSegmentsAndTheVerificationRoundTripAndVersionOnePayloadsStillDecode() throws {
+        var payload = try samplePayload(signing: signing, auditor: auditor.publicKey, mark: markKey)
+        payload.replacements = [ReplacedSegment(trackID: 17, policyVersion: 5, startMilliseconds: 12_000, endMilliseconds: 22_500)]
+        payload.verificationID = 42
+        let bytes = try payload.encoded()
+        #expect(bytes[0] == 2)
+        #expect(try IssuancePayload(encoded: bytes) == payload)
+        // Version 1: the same fields without the replacement count and the verification id.
+        payload.replacements = []
+        payload.verificationID = 0
+        var old = try payload.encoded()
+        let sourcesEnd = 1 + 8 + 8 + 4 + 2 + Array(payload.purpose.utf8).count + 2 + 2 * 16
+        old.removeSubrange(sourcesEnd..<(sourcesEnd + 10))
+        old[0] = 1
+        #expect(try IssuancePayload(encoded: old) == payload)
     }
 
     @Test func certificateRoundTrip() throws {

@@ -1,0 +1,158 @@
+import Audio
+import Daemon
+import Foundation
+import Registry
+import Rights
+import TestSupport
+import Testing
+import Watermark
+
+/// `POST /v1/remix` end to end: a remix holding three masters whose policies say claim, replace
+/// and (elsewhere) block, through rendering, verification, replacement, the watermark and the ledger.
+@Suite struct RemixRouteTests {
+    static let claimed: UInt64 = 101, replaced: UInt64 = 202, unknown: UInt64 = 999
+    static let seconds = 30.0
+
+    func call(_ daemon: RunningDaemon, _ method: String, _ target: String, route: String, body: [UInt8]? = nil) async throws -> DaemonClient.Reply {
+        let reply = try await daemon.client.send(.init(rawValue: method), target, body: body)
+        let problems = OpenAPIDocument.shared.problems(path: route, method: method, reply: reply)
+        #expect(problems.isEmpty, "\(method) \(target): \(problems.joined(separator: "; "))")
+        return reply
+    }
+
+    static let decoder: JSONDecoder = {
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .iso8601
+        return d
+    }()
+
+    func report(_ reply: DaemonClient.Reply) throws -> RemixReport {
+        let header = try #require(reply.header("Tracemark-Report"))
+        #expect(OpenAPIDocument.shared.problems(json: Data(header.utf8), schema: "RemixReport").isEmpty)
+        return try Self.decoder.decode(RemixReport.self, from: Data(header.utf8))
+    }
+
+    func matches(_ daemon: RunningDaemon, _ samples: [Float]) async throws -> [Int32] {
+        let reply = try await call(daemon, "POST", "/v1/match?top=5", route: "/v1/match", body: try TestCatalog.wav(samples))
+        return try Self.decoder.decode(MatchAnswer.self, from: Data(reply.body)).matches.map(\.track_id)
+    }
+
+    func ledgerCount(_ url: String) throws -> Int { try Ledger(PostgresConnection(connectionString: url)).rows().count }
+
+    /// Keys in the daemon's data directory; the auditor's private key outside it.
+    func makeKeys(_ daemon: RunningDaemon) throws -> (IssuingKeys, AuditorPrivateKey) {
+        let outside = "/tmp/trm-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: outside) }
+        let store = KeyStore(dataDirectory: daemon.directory)
+        _ = try store.initialize(auditorOut: outside + "/auditor.pem", auditorPublic: nil)
+        let auditor = try AuditorPrivateKey(pem: String(contentsOfFile: outside + "/auditor.pem", encoding: .utf8))
+        return (try store.currentKeys(), auditor)
+    }
+
+    @Test func aReplaceStretchIsReplacedTheRestKeptAndTheLedgerNamesWhatWasReplaced() async throws {
+        let url = try TestDatabase.create()
+        let ids = try TestCatalog.store(seeds: [Self.claimed, Self.replaced], seconds: Self.seconds, databaseURL: url)
+        let db = try PostgresConnection(connectionString: url)
+        _ = try RightsStore(db).apply([
+            PolicyChange(target: PolicyTarget(kind: .track, value: String(ids[0])), holder: "Label A",
+                         rules: [Rule(territories: .worldwide, actions: [.remix: .claim])], origin: "test"),
+            PolicyChange(target: PolicyTarget(kind: .track, value: String(ids[1])), holder: "Label B",
+                         rules: [Rule(territories: try TerritorySet(parsing: "SE"), actions: [.remix: .replace])], origin: "test"),
+        ], source: "test", dryRun: false)
+        let daemon = try await RunningDaemon.start(databaseURL: url)
+        defer { Task { await daemon.stop() } }
+        let (keys, auditor) = try makeKeys(daemon)
+
+        // 10 s of the claimed master, 10 s of the replaced one, 10 s more of the claimed one.
+        let rate = TestCatalog.rate
+        let a = GeneratedMusic.track(seed: Self.claimed, seconds: Self.seconds, sampleRate: rate)
+        let b = GeneratedMusic.track(seed: Self.replaced, seconds: Self.seconds, sampleRate: rate)
+        let mix = GeneratedMusic.excerpt(a, sampleRate: rate, start: 2, seconds: 10) + GeneratedMusic.excerpt(b, sampleRate: rate, start: 5, seconds: 10)
+            + GeneratedMusic.excerpt(a, sampleRate: rate, start: 15, seconds: 10)
+        let body = try TestCatalog.wav(mix)
+
+        let reply = try await call(daemon, "POST", "/v1/remix?territory=SE&seed=5", route: "/v1/remix", body: body)
+        try #require(reply.status == 200, "\(reply.text)")
+        let report = try report(reply)
+        #expect(report.released && report.decision == .replace && report.serial.map(String.init) == reply.header("Tracemark-Serial"))
+        #expect(report.segments.map(\.outcome) == [.kept, .replaced, .kept], "\(report.segments)")
+        let replacement = try #require(report.segments.first { $0.outcome == .replaced }?.replacement)
+        #expect(replacement.accepted && replacement.start_s > 8.5 && replacement.start_s < 10.5 && replacement.end_s > 19.5 && replacement.end_s < 21.5)
+        #expect(report.sources.map(\.track_id) == [ids[0]])
+
+        // Same length and rate; the replaced master is gone from its stretch, the neighbours still match theirs.
+        let (released, _) = try AudioDecoder.decodeMultichannel(bytes: reply.body, source: "reply")
+        #expect(released.frameCount == mix.count && released.sampleRate == rate)
+        let out = released.channels[0]
+        func slice(_ from: Double, _ to: Double) -> [Float] { Array(out[Int(from * Double(rate))..<Int(to * Double(rate))]) }
+        #expect(!(try await matches(daemon, slice(replacement.start_s, replacement.end_s))).contains(ids[1]))
+        #expect(try await matches(daemon, slice(0, 8)).first == ids[0])
+        #expect(try await matches(daemon, slice(22, 30)).first == ids[0])
+
+        // The watermark leads back to a ledger row whose payload names the replaced stretch and its master.
+        let detected = try await call(daemon, "POST", "/v1/watermarks/detect", route: "/v1/watermarks/detect", body: reply.body)
+        let answer = try Self.decoder.decode(WatermarkDetectAnswer.self, from: Data(detected.body))
+        #expect(answer.isValid && answer.serial == report.serial, "\(detected.text)")
+        let serial = try #require(report.serial)
+        let row = try #require(try Ledger(db).row(serial: serial))
+        let payload = try Certificate(bytes: row.certificate).open(auditorKey: auditor, verifyingKey: keys.signing.publicKey)
+        #expect(payload.replacements.map(\.trackID) == [Int64(ids[1])] && payload.replacements.first?.policyVersion == 1)
+        #expect(payload.replacements.first.map { abs(Double($0.startMilliseconds) / 1000 - replacement.start_s) < 0.002 } == true)
+        #expect(payload.sources == [SourceTrack(trackID: Int64(ids[0]), policyVersion: 1)])
+        #expect(payload.verificationID == report.verification_id && payload.outputSHA256 == ContentDigest.sha256(reply.body))
+
+        // Where the replaced master's remix use is not covered, the default policy blocks: 451, no ledger row.
+        let rows = try ledgerCount(url)
+        let refused = try await call(daemon, "POST", "/v1/remix?territory=US", route: "/v1/remix", body: body)
+        #expect(refused.status == 451, "\(refused.text)")
+        let error = try Self.decoder.decode(APIError.Body.self, from: Data(refused.body)).error
+        #expect(error.code == "blocked" && error.report?.released == false && error.report?.serial == nil)
+        #expect(error.report?.segments.map(\.outcome) == [.kept, .refused, .kept])
+        #expect(try ledgerCount(url) == rows)
+    }
+
+    @Test func audioFromNoCatalogMasterPassesThroughMarkedOnly() async throws {
+        let url = try TestDatabase.create()
+        _ = try TestCatalog.store(seeds: [Self.claimed], seconds: 10, databaseURL: url)
+        let daemon = try await RunningDaemon.start(databaseURL: url)
+        defer { Task { await daemon.stop() } }
+        _ = try makeKeys(daemon)
+        let song = GeneratedMusic.stereoChords(seed: 2, seconds: 12)
+        let reply = try await call(daemon, "POST", "/v1/remix?territory=se&output=wav", route: "/v1/remix",
+                                   body: try AudioWriter.encode(song, as: AudioFileFormat(.wav)))
+        try #require(reply.status == 200, "\(reply.text)")
+        let report = try report(reply)
+        #expect(report.segments.allSatisfy { $0.segment.track == nil && $0.outcome == .kept } && report.sources.isEmpty)
+        let (released, _) = try AudioDecoder.decodeMultichannel(bytes: reply.body, source: "reply")
+        // Only the mark changed it: at least 25 dB below the music.
+        var signal = 0.0, difference = 0.0
+        for c in 0..<2 {
+            for i in 0..<song.frameCount {
+                signal += Double(song.channels[c][i] * song.channels[c][i])
+                let d = Double(released.channels[c][i] - song.channels[c][i])
+                difference += d * d
+            }
+        }
+        #expect(10 * log10(signal / difference) > 25)
+    }
+
+    @Test func badRemixRequestsAreRefusedBeforeAnythingIsWritten() async throws {
+        let url = try TestDatabase.create()
+        let daemon = try await RunningDaemon.start(databaseURL: url)
+        defer { Task { await daemon.stop() } }
+        _ = try makeKeys(daemon)
+        let song = try GeneratedMusic.stereoWAV(seed: 1, seconds: 9)
+        for (target, code) in [("/v1/remix", "bad_parameter"), ("/v1/remix?territory=SE&tempo=9", "bad_parameter"),
+                               ("/v1/remix?territory=SE&style=polka", "unknown_style"),
+                               ("/v1/remix?territory=SE&edit=%7B%22operations%22%3A%5B%7B%22op%22%3A%22gain%22%7D%5D%7D", "bad_edit"),
+                               ("/v1/remix?territory=SE&trim=5:2", "bad_parameter"), ("/v1/remix?territory=SE&trim=0:4", "unsuitable_audio")] {
+            let reply = try await call(daemon, "POST", target, route: "/v1/remix", body: song)
+            #expect(reply.status == 400, "\(target): \(reply.text)")
+            #expect((try? Self.decoder.decode(APIError.Body.self, from: Data(reply.body)))?.error.code == code, "\(target): \(reply.text)")
+        }
+        let verifications = try RightsStore(PostgresConnection(connectionString: url)).verifications(after: 0, limit: 10, decision: nil)
+        #expect(verifications.isEmpty)
+        #expect(try ledgerCount(url) == 0)
+    }
+}
