@@ -137,10 +137,22 @@ public struct RemixReport: Codable, Sendable, Equatable {
     }
 }
 
+/// Where a remix's time went, for the `Server-Timing` header and the benchmark.
+public struct RemixTimings: Sendable {
+    public var render: Duration = .zero
+    /// Verification of the rendered remix: analysis, lookup, the recorded verification.
+    public var verify: Duration = .zero
+    /// Every replaced stretch: descriptors, generation, judging, every round.
+    public var replace: Duration = .zero
+    /// Watermark embedding, encoding and the ledger transaction.
+    public var issue: Duration = .zero
+}
+
 /// The outcome of a remix: the report, and the marked audio when it was released.
 public struct RemixResult: Sendable {
     public let report: RemixReport
     public let output: [UInt8]?
+    public let timings: RemixTimings
 }
 
 /// Render, verify stretch by stretch, replace what must be replaced, refuse what is blocked,
@@ -154,6 +166,11 @@ public struct RemixResult: Sendable {
 /// refuses the remix. What is released carries a watermark whose payload lists the kept masters,
 /// the replaced stretches and the verification.
 public struct RemixPipeline: Sendable {
+    /// A replace stretch is widened by this much on each side before it is snapped to beats:
+    /// verified segment boundaries are found to within about this, and the master must not
+    /// survive at the edges of its stretch.
+    public static let boundaryMargin = 0.5
+
     public var verifier: Verifier
     public var maxRounds: Int
     let identifier = Identifier()
@@ -165,15 +182,23 @@ public struct RemixPipeline: Sendable {
 
     public func run(_ input: consuming AudioBuffer, inputSHA256: [UInt8], request: RemixRequest, peer: Peer?, keys: IssuingKeys,
                     db: PostgresConnection, encode: (AudioBuffer) throws -> [UInt8]) throws -> RemixResult {
+        let clock = ContinuousClock()
+        var timings = RemixTimings()
+        var started = clock.now
         var audio = try Renderer().render(request.edit, input)
         try Issuer.check(audio, purpose: Self.purpose(request), sources: [])
-        var timings = IdentificationTimings()
+        timings.render = clock.now - started
+        started = clock.now
+        var identification = IdentificationTimings()
         let decoder = identifier.analysis.decoder
-        let verified = try verifier.verify(try decoder.analyse(audio), audioSHA256: inputSHA256, use: request.use,
-                                           territory: request.territory, at: request.at, peer: peer, db: db, timings: &timings)
+        let analysed = try decoder.analyse(audio)
+        let verified = try verifier.verify(analysed, audioSHA256: inputSHA256, use: request.use,
+                                           territory: request.territory, at: request.at, peer: peer, db: db, timings: &identification)
+        timings.verify = clock.now - started
+        started = clock.now
         var segments: [RemixSegment] = []
         var replacements: [ReplacedSegment] = []
-        lazy var grid = MusicAnalysis.beatGrid(audio)
+        lazy var grid = MusicAnalysis.beatGrid(mono: analysed.samples, sampleRate: analysed.sampleRate)
         let refusing = verified.segments.contains { $0.action == .block }
         var index = 0
         while index < verified.segments.count {
@@ -200,7 +225,7 @@ public struct RemixPipeline: Sendable {
                 let seed = request.seed &+ UInt64(replacements.count) &* 0x9E37_79B9_7F4A_7C15
                 let identifier = self.identifier
                 let outcome = try replacer.replace(
-                    in: audio, start: segment.start_s, end: verified.segments[last].end_s, grid: grid,
+                    in: audio, start: segment.start_s - Self.boundaryMargin, end: verified.segments[last].end_s + Self.boundaryMargin, grid: grid,
                     style: request.style ?? "default", seed: seed) { span in
                         var timings = IdentificationTimings()
                         let answer = try identifier.identify(try decoder.analyse(span), top: 5, catalog: Catalog(db), timings: &timings)
@@ -237,12 +262,15 @@ public struct RemixPipeline: Sendable {
                         duration_s: Self.milliseconds(audio.duration), input_sha256: ContentDigest.hex(inputSHA256),
                         output_sha256: output.map { ContentDigest.hex(ContentDigest.sha256($0)) }, segments: segments, sources: sources)
         }
-        guard released else { return RemixResult(report: report(serial: nil, output: nil), output: nil) }
+        timings.replace = clock.now - started
+        guard released else { return RemixResult(report: report(serial: nil, output: nil), output: nil, timings: timings) }
+        started = clock.now
         let issued = try Issuer(keys: keys).issue(
             audio, inputSHA256: inputSHA256, purpose: Self.purpose(request), requesterUID: peer.map { UInt32(bitPattern: $0.uid) } ?? UInt32.max,
             sources: sources.map { SourceTrack(trackID: Int64($0.track_id), policyVersion: Int64($0.policy_version)) },
             replacements: replacements, verificationID: verified.verification_id, db: db, encode: encode)
-        return RemixResult(report: report(serial: issued.serial, output: issued.output), output: issued.output)
+        timings.issue = clock.now - started
+        return RemixResult(report: report(serial: issued.serial, output: issued.output), output: issued.output, timings: timings)
     }
 
     static func purpose(_ request: RemixRequest) -> String {

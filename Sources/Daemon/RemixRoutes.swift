@@ -84,9 +84,12 @@ extension Routes {
             error.report = report
             throw error
         }
+        let t = result.timings
+        func ms(_ d: Duration) -> String { String(format: "%.1f", Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) * 1e-15) }
         return Response(status: .ok,
                         headers: [.contentType: format.mediaType, Self.serialHeader: String(serial),
-                                  Self.reportHeader: Self.asciiJSON(try APIJSON.encode(report))],
+                                  Self.reportHeader: Self.asciiJSON(try APIJSON.encode(report)),
+                                  Self.serverTiming: "render;dur=\(ms(t.render)), verify;dur=\(ms(t.verify)), replace;dur=\(ms(t.replace)), issue;dur=\(ms(t.issue))"],
                         body: .init(byteBuffer: ByteBuffer(bytes: output)))
     }
 

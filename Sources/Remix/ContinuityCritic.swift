@@ -11,17 +11,17 @@ public struct ContinuityCritic: Sendable {
     public var loudnessToleranceLU = 1.0
     /// Contour blocks quieter than this are not held to the tolerance (nothing to match).
     public var quietBlockLUFS = -50.0
-    /// The largest sample step inside a join may exceed the largest one just outside it by this factor.
+    /// The largest sample step inside a join may exceed the largest either source has around it by this factor.
     public var joinStepRatio = 1.5
-    /// High-frequency energy inside a join may exceed the loudest stretch just outside it by this much.
+    /// High-frequency energy inside a join may exceed the loudest either source has around it by this much.
     public var joinBurstDecibels = 3.0
 
     public init() {}
 
-    /// `generated` is the new material alone; `spliced` the whole recording after the splice, with
-    /// the gap at `gap` (frames) and crossfades over `joins`.
+    /// `generated` is the new material alone; `original` the whole recording before the splice and
+    /// `spliced` after it, with the gap at `gap` (frames) and crossfades over `joins`.
     public func problems(generated: AudioBuffer, descriptors d: GapDescriptors, checkBeat: Bool, checkKey: Bool,
-                         spliced: AudioBuffer, gap: Range<Int>, joins: [Range<Int>]) -> [String] {
+                         original: AudioBuffer, spliced: AudioBuffer, gap: Range<Int>, joins: [Range<Int>]) -> [String] {
         var problems: [String] = []
         if checkBeat, let phase = MusicAnalysis.beatPhase(generated, period: d.grid.period) {
             var distance = abs(phase - d.grid.phase).truncatingRemainder(dividingBy: d.grid.period)
@@ -41,32 +41,37 @@ public struct ContinuityCritic: Sendable {
                                        block, got, wanted, loudnessToleranceLU))
             }
         }
-        for join in joins { problems += joinProblems(spliced, join) }
+        for join in joins { problems += joinProblems(spliced: spliced, original: original, generated: generated, gap: gap, join: join) }
         return problems
     }
 
-    /// A click is a sample step larger than any nearby; a burst is high-frequency energy (second
-    /// difference) above any nearby stretch. "Nearby" is 50 ms on either side of the join.
-    func joinProblems(_ audio: AudioBuffer, _ join: Range<Int>) -> [String] {
-        let margin = Int(0.05 * Double(audio.sampleRate)), window = max(1, Int(0.005 * Double(audio.sampleRate)))
-        let before = max(2, join.lowerBound - margin)..<max(2, join.lowerBound)
-        let after = min(audio.frameCount, join.upperBound)..<min(audio.frameCount, join.upperBound + margin)
-        let inside = max(2, join.lowerBound)..<min(audio.frameCount, join.upperBound + 1)
-        func largestStep(_ range: Range<Int>) -> Float {
+    /// The splice adds a click when a sample step in the join is larger than any step either
+    /// source (the recording, the new material) has within 50 ms of it, and a burst when its
+    /// high-frequency energy (second difference, 5 ms windows) is above either source's there.
+    /// A crossfade of two signals keeps both below their sources' own; a cut does not.
+    func joinProblems(spliced: AudioBuffer, original: AudioBuffer, generated: AudioBuffer, gap: Range<Int>, join: Range<Int>) -> [String] {
+        let rate = spliced.sampleRate
+        let margin = Int(0.05 * Double(rate)), window = max(1, Int(0.005 * Double(rate)))
+        let inside = max(2, join.lowerBound - 1)..<min(spliced.frameCount, join.upperBound + 1)
+        let around = max(2, join.lowerBound - margin)..<min(spliced.frameCount, join.upperBound + margin)
+        // The new material exists only inside the gap.
+        let aroundNew = max(gap.lowerBound + 2, around.lowerBound)..<min(gap.upperBound, around.upperBound)
+        let shiftedNew = (aroundNew.lowerBound - gap.lowerBound)..<(aroundNew.upperBound - gap.lowerBound)
+        func largestStep(_ audio: AudioBuffer, _ range: Range<Int>) -> Float {
             var step: Float = 0
             for channel in audio.channels {
-                for i in range { step = max(step, abs(channel[i] - channel[i - 1])) }
+                for i in range where i >= 1 { step = max(step, abs(channel[i] - channel[i - 1])) }
             }
             return step
         }
-        func loudestBurst(_ range: Range<Int>) -> Double {
+        func loudestBurst(_ audio: AudioBuffer, _ range: Range<Int>) -> Double {
             var loudest = 0.0
             var start = range.lowerBound
             while start < range.upperBound {
                 let end = min(range.upperBound, start + window)
                 var energy = 0.0
                 for channel in audio.channels {
-                    for i in start..<end {
+                    for i in start..<end where i >= 2 {
                         let d2 = Double(channel[i] - 2 * channel[i - 1] + channel[i - 2])
                         energy += d2 * d2
                     }
@@ -77,15 +82,15 @@ public struct ContinuityCritic: Sendable {
             return loudest
         }
         var problems: [String] = []
-        let seconds = String(format: "%.3f s", Double(join.lowerBound) / Double(audio.sampleRate))
-        let nearbyStep = max(largestStep(before), largestStep(after))
-        let step = largestStep(inside)
+        let seconds = String(format: "%.3f s", Double(join.lowerBound) / Double(rate))
+        let nearbyStep = max(largestStep(original, around), largestStep(generated, shiftedNew))
+        let step = largestStep(spliced, inside)
         if step > max(nearbyStep * Float(joinStepRatio), 1e-4) {
-            problems.append(String(format: "the join at %@ has a sample step of %.4f, %.1fx the largest nearby", seconds, step, step / max(nearbyStep, 1e-9)))
+            problems.append(String(format: "the join at %@ has a sample step of %.4f, %.1fx the largest of either source nearby", seconds, step, step / max(nearbyStep, 1e-9)))
         }
-        let nearbyBurst = max(loudestBurst(before), loudestBurst(after)), burst = loudestBurst(inside)
+        let nearbyBurst = max(loudestBurst(original, around), loudestBurst(generated, shiftedNew)), burst = loudestBurst(spliced, inside)
         if burst > nearbyBurst * pow(10, joinBurstDecibels / 10) && burst > 1e-10 {
-            problems.append(String(format: "the join at %@ has a high-frequency burst %.1f dB above anything nearby", seconds, 10 * log10(burst / max(nearbyBurst, 1e-20))))
+            problems.append(String(format: "the join at %@ has a high-frequency burst %.1f dB above either source nearby", seconds, 10 * log10(burst / max(nearbyBurst, 1e-20))))
         }
         return problems
     }

@@ -52,7 +52,12 @@ public struct MusicalKey: Sendable, Equatable, Codable, CustomStringConvertible 
 /// the key (chroma against the Krumhansl-Kessler key profiles) and a loudness contour. None of them
 /// keeps a melody, a timbre or any sample of the audio.
 public enum MusicAnalysis {
-    static let fftSize = 2048, hop = 512
+    /// Onset frames: about 46 ms (2048 points at 44.1 kHz, 512 at 8 kHz), a quarter of that apart.
+    static func onsetFrameSize(sampleRate: Int) -> Int {
+        var size = 256
+        while size < Int(0.046 * Double(sampleRate)) { size *= 2 }
+        return size
+    }
 
     /// Mono mix of every channel.
     static func mono(_ audio: AudioBuffer, frames range: Range<Int>? = nil) -> [Float] {
@@ -70,8 +75,9 @@ public enum MusicAnalysis {
     /// Half-wave rectified rise of log magnitude, summed over bins up to 8 kHz, per hop, with its
     /// one-second moving average taken out.
     static func onsetStrength(_ samples: [Float], sampleRate: Int) -> [Float] {
-        let spectrogram = STFT(size: fftSize, hop: hop).powerSpectrogram(samples, sampleRate: sampleRate)
-        let bins = min(spectrogram.binCount, Int(8000 * Double(fftSize) / Double(sampleRate)))
+        let size = onsetFrameSize(sampleRate: sampleRate), hop = size / 4
+        let spectrogram = STFT(size: size, hop: hop).powerSpectrogram(samples, sampleRate: sampleRate)
+        let bins = min(spectrogram.binCount, Int(8000 * Double(size) / Double(sampleRate)))
         guard spectrogram.frameCount > 1 else { return [] }
         var previous = [Float](repeating: 0, count: bins), current = previous
         var envelope = [Float](repeating: 0, count: spectrogram.frameCount)
@@ -97,8 +103,13 @@ public enum MusicAnalysis {
     /// 60 and 200 BPM, weighted toward 120 BPM by a log-normal prior one octave wide, then the
     /// phase whose beats collect the most onset strength. Nil when there is no steady pulse.
     public static func beatGrid(_ audio: AudioBuffer) -> BeatGrid? {
-        let envelope = onsetStrength(mono(audio), sampleRate: audio.sampleRate)
-        let hopSeconds = Double(hop) / Double(audio.sampleRate)
+        beatGrid(mono: mono(audio), sampleRate: audio.sampleRate)
+    }
+
+    /// The beat grid of a mono signal at any rate (the daemon's 8 kHz analysis audio is enough).
+    public static func beatGrid(mono samples: [Float], sampleRate: Int) -> BeatGrid? {
+        let envelope = onsetStrength(samples, sampleRate: sampleRate)
+        let hopSeconds = Double(onsetFrameSize(sampleRate: sampleRate) / 4) / Double(sampleRate)
         let minLag = Int((60 / 200 / hopSeconds).rounded(.down)), maxLag = Int((60 / 60 / hopSeconds).rounded(.up))
         guard envelope.count > 2 * maxLag else { return nil }
         let mean = envelope.reduce(0, +) / Float(envelope.count)
@@ -125,7 +136,7 @@ public enum MusicAnalysis {
         let lag = Double(best) + (denominator < 0 ? 0.5 * (a - c) / denominator : 0)
         let period = lag * hopSeconds
         let bestPhase = strongestPhase(envelope, lag: lag)
-        let phase = phaseSeconds(bestPhase, hopSeconds: hopSeconds, period: period, sampleRate: audio.sampleRate)
+        let phase = phaseSeconds(bestPhase, hopSeconds: hopSeconds, period: period, sampleRate: sampleRate)
         return BeatGrid(period: period, phase: phase)
     }
 
@@ -149,6 +160,7 @@ public enum MusicAnalysis {
     /// The phase (seconds, 0 ≤ phase < period) of the beats of a known period in `audio`.
     public static func beatPhase(_ audio: AudioBuffer, period: Double) -> Double? {
         let envelope = onsetStrength(mono(audio), sampleRate: audio.sampleRate)
+        let hop = onsetFrameSize(sampleRate: audio.sampleRate) / 4
         let hopSeconds = Double(hop) / Double(audio.sampleRate)
         guard envelope.count * hop > Int(2 * period * Double(audio.sampleRate)) else { return nil }
         return phaseSeconds(strongestPhase(envelope, lag: period / hopSeconds), hopSeconds: hopSeconds, period: period, sampleRate: audio.sampleRate)
@@ -156,7 +168,7 @@ public enum MusicAnalysis {
 
     /// A phase in hops as seconds within one period; onset frames are centred half a window after their start.
     static func phaseSeconds(_ hops: Double, hopSeconds: Double, period: Double, sampleRate: Int) -> Double {
-        let centre = Double(fftSize / 2) / Double(sampleRate)
+        let centre = Double(onsetFrameSize(sampleRate: sampleRate) / 2) / Double(sampleRate)
         let phase = (hops * hopSeconds + centre).truncatingRemainder(dividingBy: period)
         return phase < 0 ? phase + period : phase
     }

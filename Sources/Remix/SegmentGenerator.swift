@@ -125,11 +125,12 @@ public struct SegmentGenerator: Sendable {
     }
 
     /// Gains the audio block by block, with 50 ms ramps between blocks, so each block's loudness
-    /// lands on the contour (twice: the ramps and the K-weighting move the first pass a little).
+    /// lands on the contour. Loud contours push peaks past full scale, so every pass ends in a
+    /// limiter, and the next pass makes up what the limiter took (three passes).
     static func follow(_ audio: inout AudioBuffer, loudness target: [Double]) {
         let step = Int((GapDescriptors.contourBlockSeconds * Double(audio.sampleRate)).rounded())
         let ramp = Int(0.05 * Double(audio.sampleRate))
-        for _ in 0..<2 {
+        for _ in 0..<3 {
             let measured = LoudnessMeter.contour(audio, blockSeconds: GapDescriptors.contourBlockSeconds)
             let count = min(measured.count, target.count)
             guard count > 0 else { return }
@@ -154,9 +155,9 @@ public struct SegmentGenerator: Sendable {
             for c in audio.channels.indices {
                 for i in factors.indices { audio.channels[c][i] *= factors[i] }
             }
+            let peak = audio.channels.map { $0.reduce(0) { max($0, abs($1)) } }.max() ?? 0
+            if peak > 0.94 { Dynamics.limit(&audio, ceilingDecibels: -0.5, releaseMilliseconds: 60) }
         }
-        let peak = audio.channels.map { $0.reduce(0) { max($0, abs($1)) } }.max() ?? 0
-        if peak > 0.98 { Dynamics.limit(&audio, ceilingDecibels: -0.5, releaseMilliseconds: 60) }
     }
 }
 
@@ -195,8 +196,9 @@ struct Palette {
 
     /// Scale degrees (0-based) of a four-bar progression the seed picks.
     func progression(minor: Bool, random: inout SplitMix64) -> [Int] {
-        let choices = minor ? [[0, 5, 2, 6], [0, 3, 5, 4], [0, 6, 5, 6], [0, 3, 6, 2]]
-                            : [[0, 4, 5, 3], [0, 5, 3, 4], [5, 3, 0, 4], [0, 3, 5, 4]]
+        // Each starts on the tonic and leads back to it, so the key is heard, not only implied.
+        let choices = minor ? [[0, 5, 6, 0], [0, 3, 4, 0], [0, 5, 3, 4], [0, 3, 0, 4]]
+                            : [[0, 4, 5, 3], [0, 5, 3, 4], [0, 3, 4, 0], [0, 3, 0, 4]]
         return choices[Int(random.next() % UInt64(choices.count))]
     }
 

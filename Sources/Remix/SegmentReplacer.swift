@@ -92,7 +92,7 @@ public struct SegmentReplacer: Sendable {
             Self.splice(material, into: &spliced, gap: gap, fadeIn: fadeIn, fadeOut: fadeOut)
             var verdict = Round(seed: descriptors.seed, problems: critic.problems(
                 generated: material, descriptors: descriptors, checkBeat: grid != nil, checkKey: key != nil,
-                spliced: spliced, gap: gap, joins: joins), recording_gone: nil)
+                original: audio, spliced: spliced, gap: gap, joins: joins), recording_gone: nil)
             if verdict.problems.isEmpty {
                 verdict.recording_gone = try recordingGone(AudioBuffer(channels: spliced.channels.map { Array($0[gap]) }, sampleRate: audio.sampleRate))
             }
