@@ -46,6 +46,7 @@ public enum DaemonService {
                catalogSize: CatalogSizeCache()).add(to: router)
         let application = Application(
             router: router,
+            server: .http1(configuration: .init(additionalChannelHandlers: [ContinueHandler()])),
             configuration: .init(address: .unixDomainSocket(path: socketPath), serverName: "tracemark/\(TracemarkVersion.string)"),
             onServerRunning: { _ in
                 do {

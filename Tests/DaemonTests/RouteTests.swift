@@ -171,3 +171,50 @@ import Testing
         #expect(try decode(MatchAnswer.self, back).matches.count == 1)
     }
 }
+
+/// `Expect: 100-continue` (curl sends it with bodies over 1 MB) gets its interim answer before
+/// the body is sent, from a client that waits for it on a plain socket.
+@Suite struct ContinueTests {
+    @Test func anExpectingClientIsToldToContinueBeforeItSendsTheBody() async throws {
+        let url = try TestDatabase.create()
+        let daemon = try await RunningDaemon.start(databaseURL: url)
+        defer { Task { await daemon.stop() } }
+        let body = try TestCatalog.wav(GeneratedMusic.track(seed: 5, seconds: 3, sampleRate: TestCatalog.rate))
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(daemon.client.socketPath.utf8)) }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        try #require(connected == 0)
+        func send(_ bytes: [UInt8]) {
+            var sent = 0
+            while sent < bytes.count {
+                let n = bytes[sent...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                guard n > 0 else { return }
+                sent += n
+            }
+        }
+        func receive() -> String {
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            let n = read(fd, &buffer, buffer.count)
+            return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : ""
+        }
+        send(Array("POST /v1/match HTTP/1.1\r\nHost: localhost\r\nContent-Length: \(body.count)\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n".utf8))
+        let interim = receive()
+        #expect(interim.hasPrefix("HTTP/1.1 100 Continue\r\n"), "\(interim)")
+        send(body)
+        var reply = ""
+        for _ in 0..<20 where !reply.contains("\"matches\"") {
+            let part = receive()
+            if part.isEmpty { break }
+            reply += part
+        }
+        #expect(reply.contains("HTTP/1.1 200 OK") && reply.contains("\"matches\""), "\(reply)")
+    }
+}
