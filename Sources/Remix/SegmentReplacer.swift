@@ -63,16 +63,19 @@ public struct SegmentReplacer: Sendable {
         let exit = Int((last * rate).rounded())
         let fadeFrames = Int((fade * rate).rounded())
         let gap = entry..<min(exit, audio.frameCount)
-        guard gap.count > 2 * fadeFrames else {
-            throw EditError.notApplicable(operation: "replace", index: 0, reason: String(format: "the stretch %.2f-%.2f s is too short to replace", start, end))
-        }
         let fadeIn = first > fade ? fadeFrames : 0, fadeOut = exit < audio.frameCount ? fadeFrames : 0
         let joins = [gap.lowerBound..<(gap.lowerBound + fadeIn), (gap.upperBound - fadeOut)..<gap.upperBound].filter { !$0.isEmpty }
 
         let region = AudioBuffer(channels: audio.channels.map { Array($0[gap]) }, sampleRate: audio.sampleRate)
+        let gapStart = Double(entry) / rate
+        guard gap.count > 2 * fadeFrames + audio.sampleRate / 2 else {
+            notes.append(String(format: "the stretch %.2f-%.2f s is too short to fill with new material", start, end))
+            return Outcome(audio: nil, start: gapStart, end: Double(gap.upperBound) / rate, descriptors: GapDescriptors(
+                frameCount: gap.count, sampleRate: audio.sampleRate, channels: audio.channelCount, grid: beats,
+                key: MusicalKey(tonic: 0, minor: false), loudness: [], style: style, seed: seed), rounds: [], notes: notes)
+        }
         let key = MusicAnalysis.key(region)
         if key == nil { notes.append("no tonal content measured: the new material is in C major and the key is not judged") }
-        let gapStart = Double(entry) / rate
         var phase = (beats.phase - gapStart).truncatingRemainder(dividingBy: beats.period)
         if phase < 0 { phase += beats.period }
         var descriptors = given ?? GapDescriptors(

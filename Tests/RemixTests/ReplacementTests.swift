@@ -101,4 +101,11 @@ import Testing
         #expect(outcome.audio == nil && outcome.rounds.count == 3 && asked == 3)
         #expect(Set(outcome.rounds.map(\.seed)).count == 3 && outcome.rounds.allSatisfy { $0.recording_gone == false })
     }
+
+    @Test func aStretchTooShortToFillIsNotReplacedAndSaysWhy() throws {
+        let audio = Self.band(seed: 3, seconds: 10)
+        let outcome = try SegmentReplacer().replace(in: audio, start: 9.9, end: 9.95, grid: BeatGrid(period: 0.5, phase: 0.2),
+                                                    style: "pop", seed: 1) { _ in true }
+        #expect(outcome.audio == nil && outcome.rounds.isEmpty && outcome.notes.contains { $0.contains("too short") }, "\(outcome.notes)")
+    }
 }
