@@ -10,50 +10,37 @@ enum Reverb {
     static let stereoSpread = 23
 
     static func apply(_ audio: inout AudioBuffer, _ s: ReverbSettings) {
-        let tails = wet(audio, s)
-        let dry = Float(s.dry)
-        for c in audio.channels.indices {
-            audio.channels[c].withUnsafeMutableBufferPointer { x in
-                tails[c].withUnsafeBufferPointer { t in
-                    for i in x.indices { x[i] = dry * x[i] + t[i] }
-                }
-            }
-        }
+        mixTail(into: &audio, s) { _ in 1 }
     }
 
     /// The 80s gated sound: the tail plays only while the dry signal is loud, holds for `hold`
     /// after it drops below the threshold, then closes within `release`.
     static func gated(_ audio: inout AudioBuffer, _ s: ReverbSettings, _ g: GateSettings) {
-        let tails = wet(audio, s)
         let rate = Double(audio.sampleRate)
         let threshold = Float(pow(10, g.thresholdDecibels / 20))
         let hold = Int(g.holdMilliseconds * 0.001 * rate)
         let close = Float(exp(-1 / (g.releaseMilliseconds * 0.001 * rate)))
         let open = Float(exp(-1 / (0.001 * rate))) // 1 ms opening: no click
         let envelopeRelease = Float(exp(-1 / (0.010 * rate)))
-        let peak = Dynamics.linkedPeak(audio)
-        var gate = [Float](repeating: 0, count: audio.frameCount)
         var envelope: Float = 0, level: Float = 0, sinceLoud = Int.max / 2
-        for i in gate.indices {
-            envelope = max(peak[i], envelope * envelopeRelease)
+        // The gate follows the dry signal, which each block reads before it is mixed.
+        mixTail(into: &audio, s) { peak in
+            envelope = max(peak, envelope * envelopeRelease)
             if envelope >= threshold { sinceLoud = 0 } else { sinceLoud += 1 }
             let target: Float = sinceLoud <= hold ? 1 : 0
             level = target + (target > level ? open : close) * (level - target)
-            gate[i] = level
-        }
-        let dry = Float(s.dry)
-        for c in audio.channels.indices {
-            audio.channels[c].withUnsafeMutableBufferPointer { x in
-                tails[c].withUnsafeBufferPointer { t in
-                    for i in x.indices { x[i] = dry * x[i] + gate[i] * t[i] }
-                }
-            }
+            return level
         }
     }
 
-    /// The reverberated signal alone, one array per channel, already scaled by `wet` and `width`.
-    static func wet(_ audio: AudioBuffer, _ s: ReverbSettings) -> [[Float]] {
-        let n = audio.frameCount
+    static let blockFrames = 4096
+
+    /// Runs the reverb block by block and mixes its tail into the audio in place:
+    /// `x = dry * x + tailGain * tail`, where `tailGain` gets each frame's dry peak (largest
+    /// magnitude over the channels) in order. Working in blocks keeps memory to the delay lines
+    /// instead of several whole-length arrays.
+    static func mixTail(into audio: inout AudioBuffer, _ s: ReverbSettings, tailGain: (Float) -> Float) {
+        let n = audio.frameCount, channels = audio.channelCount
         let scale = Double(audio.sampleRate) / 44100
         let predelay = Int(s.predelayMilliseconds * 0.001 * Double(audio.sampleRate))
         // Freeverb's mapping of its 0...1 controls.
@@ -62,84 +49,120 @@ enum Reverb {
         let wet = Float(s.wet * 3)
         let wet1 = wet * Float(s.width / 2 + 0.5), wet2 = wet * Float((1 - s.width) / 2)
         // Mono send into both tanks, with Freeverb's fixed input gain.
-        var send = [Float](repeating: 0, count: n)
-        let inputGain = 0.015 / Float(audio.channelCount) * 2
-        for channel in audio.channels {
-            channel.withUnsafeBufferPointer { x in
-                for i in 0..<n where i + predelay < n { send[i + predelay] += x[i] * inputGain }
-            }
+        let inputGain = 0.015 / Float(channels) * 2
+        let dry = Float(s.dry)
+        let tankCount = channels == 1 ? 1 : 2
+        var tanks = (0..<tankCount).map { t in
+            Tank(spread: t == 0 ? 0 : stereoSpread, scale: scale, feedback: feedback, damp: damp)
         }
-        let tankCount = audio.channelCount == 1 ? 1 : 2
-        var tanks: [[Float]] = []
-        for t in 0..<tankCount {
-            let spread = t == 0 ? 0 : stereoSpread
-            var out = [Float](repeating: 0, count: n)
-            combs(send, into: &out, delays: combTunings.map { max(1, Int(Double($0 + spread) * scale)) }, feedback: feedback, damp: damp)
-            for tuning in allpassTunings {
-                allpass(&out, delay: max(1, Int(Double(tuning + spread) * scale)))
-            }
-            tanks.append(out)
-        }
-        if tankCount == 1 { return [tanks[0].map { $0 * (wet1 + wet2) }] }
-        var result: [[Float]] = []
-        for c in 0..<audio.channelCount {
-            // Channels beyond the first two get the average of the tanks.
-            let (a, b): (Float, Float) = c == 0 ? (wet1, wet2) : c == 1 ? (wet2, wet1) : ((wet1 + wet2) / 2, (wet1 + wet2) / 2)
-            var mixed = [Float](repeating: 0, count: n)
-            for i in 0..<n { mixed[i] = a * tanks[0][i] + b * tanks[1][i] }
-            result.append(mixed)
-        }
-        return result
-    }
-
-    /// Feedback combs in parallel, each with a one-pole low-pass in the loop; writes their sum to
-    /// `out`. All combs advance in one loop over the samples: their recursions are independent, so
-    /// the processor can overlap them instead of waiting on one comb's recursion at a time.
-    static func combs(_ input: [Float], into out: inout [Float], delays: [Int], feedback: Float, damp: Float) {
-        let k = delays.count
-        let lines = UnsafeMutablePointer<Float>.allocate(capacity: delays.reduce(0, +))
-        lines.initialize(repeating: 0, count: delays.reduce(0, +))
-        let start = UnsafeMutablePointer<Int>.allocate(capacity: k), end = UnsafeMutablePointer<Int>.allocate(capacity: k)
-        let position = UnsafeMutablePointer<Int>.allocate(capacity: k), store = UnsafeMutablePointer<Float>.allocate(capacity: k)
-        defer { lines.deallocate(); start.deallocate(); end.deallocate(); position.deallocate(); store.deallocate() }
-        var offset = 0
-        for c in 0..<k {
-            start[c] = offset; position[c] = offset; offset += delays[c]; end[c] = offset; store[c] = 0
-        }
-        let undamp = 1 - damp
-        input.withUnsafeBufferPointer { x in
-            out.withUnsafeMutableBufferPointer { y in
-                for i in x.indices {
-                    let sample = x[i]
-                    var sum: Float = 0
-                    for c in 0..<k {
-                        let p = position[c]
-                        let output = lines[p]
-                        let filtered = output * undamp + store[c] * damp
-                        store[c] = filtered
-                        lines[p] = sample + filtered * feedback
-                        position[c] = p + 1 == end[c] ? start[c] : p + 1
-                        sum += output
+        var predelayLine = [Float](repeating: 0, count: max(predelay, 1)), predelayIndex = 0
+        var send = [Float](repeating: 0, count: blockFrames)
+        var tails = [[Float]](repeating: [Float](repeating: 0, count: blockFrames), count: tankCount)
+        // Each frame's dry peak, then the tail's gain there.
+        var peaks = [Float](repeating: 0, count: blockFrames)
+        var blockStart = 0
+        while blockStart < n {
+            let count = min(blockFrames, n - blockStart)
+            for j in 0..<count { send[j] = 0; peaks[j] = 0 }
+            for c in 0..<channels {
+                audio.channels[c].withUnsafeBufferPointer { x in
+                    for j in 0..<count {
+                        let v = x[blockStart + j]
+                        send[j] += v * inputGain
+                        peaks[j] = max(peaks[j], abs(v))
                     }
-                    y[i] = sum
                 }
             }
+            if predelay > 0 {
+                for j in 0..<count {
+                    let delayed = predelayLine[predelayIndex]
+                    predelayLine[predelayIndex] = send[j]
+                    send[j] = delayed
+                    predelayIndex = predelayIndex + 1 == predelay ? 0 : predelayIndex + 1
+                }
+            }
+            for t in 0..<tankCount { tanks[t].process(send, count: count, into: &tails[t]) }
+            for j in 0..<count { peaks[j] = tailGain(peaks[j]) }
+            for c in 0..<channels {
+                // Channels beyond the first two get the average of the tanks.
+                let (a, b): (Float, Float) = tankCount == 1 ? (wet1 + wet2, 0)
+                    : c == 0 ? (wet1, wet2) : c == 1 ? (wet2, wet1) : ((wet1 + wet2) / 2, (wet1 + wet2) / 2)
+                let second = tankCount == 1 ? 0 : 1
+                audio.channels[c].withUnsafeMutableBufferPointer { x in
+                    for j in 0..<count {
+                        let tail = a * tails[0][j] + b * tails[second][j]
+                        x[blockStart + j] = dry * x[blockStart + j] + peaks[j] * tail
+                    }
+                }
+            }
+            blockStart += count
         }
     }
 
-    /// Freeverb's allpass (feedback 0.5), in place.
-    static func allpass(_ signal: inout [Float], delay: Int) {
-        var buffer = [Float](repeating: 0, count: delay)
-        var index = 0
-        signal.withUnsafeMutableBufferPointer { x in
-            buffer.withUnsafeMutableBufferPointer { b in
-                for i in x.indices {
-                    let delayed = b[index]
-                    let input = x[i]
-                    x[i] = delayed - input
-                    b[index] = input + delayed * 0.5
-                    index += 1
-                    if index == delay { index = 0 }
+    /// One Freeverb tank: eight damped feedback combs in parallel, then four allpasses (feedback
+    /// 0.5) in series, with their state kept from block to block. All combs advance in one loop
+    /// over the samples: their recursions are independent, so the processor can overlap them.
+    struct Tank {
+        var lines: [Float], start: [Int], end: [Int], position: [Int], store: [Float]
+        var allpassLines: [[Float]], allpassIndex: [Int]
+        let feedback: Float, damp: Float
+
+        init(spread: Int, scale: Double, feedback: Float, damp: Float) {
+            let delays = combTunings.map { max(1, Int(Double($0 + spread) * scale)) }
+            lines = [Float](repeating: 0, count: delays.reduce(0, +))
+            var offset = 0
+            start = []; end = []
+            for delay in delays { start.append(offset); offset += delay; end.append(offset) }
+            position = start
+            store = [Float](repeating: 0, count: delays.count)
+            allpassLines = allpassTunings.map { [Float](repeating: 0, count: max(1, Int(Double($0 + spread) * scale))) }
+            allpassIndex = [Int](repeating: 0, count: allpassTunings.count)
+            self.feedback = feedback
+            self.damp = damp
+        }
+
+        mutating func process(_ input: [Float], count: Int, into output: inout [Float]) {
+            let k = start.count, undamp = 1 - damp, feedback = self.feedback, damp = self.damp
+            let (start, end) = (self.start, self.end)
+            input.withUnsafeBufferPointer { x in
+                output.withUnsafeMutableBufferPointer { out in
+                    lines.withUnsafeMutableBufferPointer { lines in
+                        store.withUnsafeMutableBufferPointer { store in
+                            position.withUnsafeMutableBufferPointer { position in
+                                for i in 0..<count {
+                                    let sample = x[i]
+                                    var sum: Float = 0
+                                    for c in 0..<k {
+                                        let p = position[c]
+                                        let delayed = lines[p]
+                                        let filtered = delayed * undamp + store[c] * damp
+                                        store[c] = filtered
+                                        lines[p] = sample + filtered * feedback
+                                        position[c] = p + 1 == end[c] ? start[c] : p + 1
+                                        sum += delayed
+                                    }
+                                    out[i] = sum
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            output.withUnsafeMutableBufferPointer { out in
+                for a in allpassLines.indices {
+                    var index = allpassIndex[a]
+                    allpassLines[a].withUnsafeMutableBufferPointer { b in
+                        let delay = b.count
+                        for i in 0..<count {
+                            let delayed = b[index]
+                            let x = out[i]
+                            out[i] = delayed - x
+                            b[index] = x + delayed * 0.5
+                            index += 1
+                            if index == delay { index = 0 }
+                        }
+                    }
+                    allpassIndex[a] = index
                 }
             }
         }
