@@ -5,6 +5,9 @@ import Spectral
 /// Level-dependent gain: a feed-forward compressor and a look-ahead peak limiter. Both link the
 /// channels (one gain for all) so the stereo image does not move.
 enum Dynamics {
+    /// Frames per block: dynamics run block by block, so memory stays at a block's worth of gains.
+    static let blockFrames = 8192
+
     /// Peak-sensing compressor with a soft knee; attack and release smooth the gain reduction in dB.
     static func compress(_ audio: inout AudioBuffer, _ s: CompressorSettings) {
         let rate = Double(audio.sampleRate)
@@ -12,27 +15,29 @@ enum Dynamics {
         let release = Float(exp(-1 / (s.releaseMilliseconds * 0.001 * rate)))
         let threshold = Float(s.thresholdDecibels), knee = Float(s.kneeDecibels)
         let slope = Float(1 - 1 / s.ratio), makeup = Float(s.makeupDecibels)
-        let n = audio.frameCount
-        var gain = [Float](repeating: 1, count: n)
-        let peak = linkedPeak(audio)
+        var gain = [Float](repeating: 1, count: blockFrames)
         var reduction: Float = 0 // dB, >= 0
-        peak.withUnsafeBufferPointer { p in
-            gain.withUnsafeMutableBufferPointer { g in
-                for i in 0..<n {
-                    let level = FastMath.decibels(max(p[i], 1e-9))
-                    let over = level - threshold
-                    var target: Float = 0
-                    if over >= knee / 2 { target = slope * over } else if knee > 0, over > -knee / 2 {
-                        let x = over + knee / 2
-                        target = slope * x * x / (2 * knee)
+        for block in stride(from: 0, to: audio.frameCount, by: blockFrames) {
+            let frames = block..<min(audio.frameCount, block + blockFrames)
+            let peak = linkedPeak(audio, frames)
+            peak.withUnsafeBufferPointer { p in
+                gain.withUnsafeMutableBufferPointer { g in
+                    for i in 0..<frames.count {
+                        let level = FastMath.decibels(max(p[i], 1e-9))
+                        let over = level - threshold
+                        var target: Float = 0
+                        if over >= knee / 2 { target = slope * over } else if knee > 0, over > -knee / 2 {
+                            let x = over + knee / 2
+                            target = slope * x * x / (2 * knee)
+                        }
+                        let coefficient = target > reduction ? attack : release
+                        reduction = target + coefficient * (reduction - target)
+                        g[i] = FastMath.amplitude(decibels: makeup - reduction)
                     }
-                    let coefficient = target > reduction ? attack : release
-                    reduction = target + coefficient * (reduction - target)
-                    g[i] = FastMath.amplitude(decibels: makeup - reduction)
                 }
             }
+            apply(gain, to: &audio, frames)
         }
-        apply(gain, to: &audio)
     }
 
     /// Keeps sample peaks at or under `ceiling` dBFS: the gain follows the minimum needed over the
@@ -43,39 +48,47 @@ enum Dynamics {
         let lookahead = max(1, Int(0.005 * rate))
         let release = Float(exp(-1 / (releaseMilliseconds * 0.001 * rate)))
         let n = audio.frameCount
-        let peak = linkedPeak(audio)
-        // Gain each sample needs on its own.
-        let need = peak.map { $0 > ceiling ? ceiling / $0 : 1 }
-        // Minimum over the next `lookahead` samples, then a moving average over as many: every
-        // averaged value comes from windows that contain the sample, so the gain is never above what
-        // that sample needs, and it ramps down over the look-ahead instead of stepping.
-        let minimum = slidingMinimum(need, window: lookahead)
-        var gain = [Float](repeating: 1, count: n)
+        let block = max(blockFrames, lookahead)
+        var gain = [Float](repeating: 1, count: block)
+        // The minima of the `lookahead` frames before the block, for the moving average.
+        var history = [Float](repeating: 1, count: lookahead)
         var sum = Double(lookahead) // unity gain before the signal
         var current: Float = 1
-        for i in 0..<n {
-            sum += Double(minimum[i]) - (i >= lookahead ? Double(minimum[i - lookahead]) : 1)
-            let target = Float(sum / Double(lookahead))
-            current = target < current ? target : target + release * (current - target)
-            gain[i] = current
-        }
-        apply(gain, to: &audio)
-        // Safety net for the residue of the smoothing: hard clip at the ceiling.
         let upper = SIMD8<Float>(repeating: ceiling), lower = -upper
-        for c in audio.channels.indices {
-            audio.channels[c].withUnsafeMutableBufferPointer { x in
-                VectorOps.transform(x) { VectorOps.clamp($0, lower, upper) }
+        for start in stride(from: 0, to: n, by: block) {
+            let frames = start..<min(n, start + block)
+            // Gain each frame needs on its own, over the block and the look-ahead past it.
+            let need = linkedPeak(audio, start..<min(n, frames.upperBound + lookahead - 1)).map { $0 > ceiling ? ceiling / $0 : 1 }
+            // Minimum over the next `lookahead` frames, then a moving average over as many: every
+            // averaged value comes from windows that contain the frame, so the gain is never above
+            // what that frame needs, and it ramps down over the look-ahead instead of stepping.
+            let minimum = slidingMinimum(need, window: lookahead)
+            for k in 0..<frames.count {
+                let leaving = k >= lookahead ? minimum[k - lookahead] : history[k]
+                sum += Double(minimum[k]) - (start + k >= lookahead ? Double(leaving) : 1)
+                let target = Float(sum / Double(lookahead))
+                current = target < current ? target : target + release * (current - target)
+                gain[k] = current
+            }
+            if frames.count >= lookahead { history = Array(minimum[(frames.count - lookahead)..<frames.count]) }
+            apply(gain, to: &audio, frames)
+            // Safety net for the residue of the smoothing: hard clip at the ceiling.
+            for c in audio.channels.indices {
+                audio.channels[c].withUnsafeMutableBufferPointer { x in
+                    VectorOps.transform(UnsafeMutableBufferPointer(rebasing: x[frames])) { VectorOps.clamp($0, lower, upper) }
+                }
             }
         }
     }
 
-    /// Largest absolute sample across channels at each frame.
-    static func linkedPeak(_ audio: AudioBuffer) -> [Float] {
-        var peak = [Float](repeating: 0, count: audio.frameCount)
+    /// Largest absolute sample across channels at each frame of `frames`.
+    static func linkedPeak(_ audio: AudioBuffer, _ frames: Range<Int>) -> [Float] {
+        var peak = [Float](repeating: 0, count: frames.count)
+        guard !frames.isEmpty else { return peak }
         for channel in audio.channels {
             channel.withUnsafeBufferPointer { x in
                 peak.withUnsafeMutableBufferPointer { p in
-                    VectorOps.accumulateMaximumMagnitude(x.baseAddress!, into: p.baseAddress!, count: x.count)
+                    VectorOps.accumulateMaximumMagnitude(x.baseAddress! + frames.lowerBound, into: p.baseAddress!, count: frames.count)
                 }
             }
         }
@@ -98,11 +111,14 @@ enum Dynamics {
         return (0..<n).map { i in min(fromEnd[i], fromStart[i + w - 1]) }
     }
 
-    static func apply(_ gain: [Float], to audio: inout AudioBuffer) {
+    /// Multiplies `frames` of every channel by `gain` (its first `frames.count` values).
+    static func apply(_ gain: [Float], to audio: inout AudioBuffer, _ frames: Range<Int>) {
+        guard !frames.isEmpty else { return }
         for c in audio.channels.indices {
             audio.channels[c].withUnsafeMutableBufferPointer { x in
                 gain.withUnsafeBufferPointer { g in
-                    VectorOps.multiply(x.baseAddress!, g.baseAddress!, into: x.baseAddress!, count: x.count)
+                    let start = x.baseAddress! + frames.lowerBound
+                    VectorOps.multiply(start, g.baseAddress!, into: start, count: frames.count)
                 }
             }
         }
