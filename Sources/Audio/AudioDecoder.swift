@@ -1,3 +1,4 @@
+import CSampleRate
 import CSndFile
 import Foundation
 
@@ -171,3 +172,9 @@ public struct AudioDecoder: Sendable {
     }
 }
 
+
+/// Versions of the C libraries this module links, for `tracemark doctor`.
+public enum AudioLibraries {
+    public static var sndfile: String { String(cString: sf_version_string()) }
+    public static var samplerate: String { String(cString: src_get_version()) }
+}

@@ -219,3 +219,11 @@ public struct BinaryCopy {
         return w.data
     }
 }
+
+/// The libpq this build links (major * 10000 + minor), for `tracemark doctor`.
+public enum PostgresLibrary {
+    public static var version: String {
+        let v = Int(PQlibVersion())
+        return "libpq \(v / 10000).\(v % 10000)"
+    }
+}

@@ -1,4 +1,5 @@
 import CFFTW
+import Foundation
 import Synchronization
 
 /// A real-to-complex FFTW plan for one transform size, made once and shared.
@@ -69,4 +70,13 @@ public final class FFTBuffers {
     /// Real and imaginary parts of bin `k` of the last transform.
     @inline(__always)
     public func bin(_ k: Int) -> (re: Float, im: Float) { (output[k].0, output[k].1) }
+}
+
+/// The FFTW this build links, for `tracemark doctor`.
+public enum FFTLibrary {
+    /// `fftwf_version` is a C array of unknown size, which Swift does not import: found by name.
+    public static var version: String {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "fftwf_version") else { return "fftw3f (version not readable)" }
+        return String(cString: symbol.assumingMemoryBound(to: CChar.self))
+    }
 }

@@ -258,3 +258,8 @@ enum Hex {
         return out
     }
 }
+
+/// The OpenSSL libcrypto this build links, for `tracemark doctor`.
+public enum CryptoLibrary {
+    public static var version: String { String(cString: OpenSSL_version(OPENSSL_VERSION)) }
+}
