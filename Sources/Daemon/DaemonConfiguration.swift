@@ -33,6 +33,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var maxReplacementRounds = 4
     /// trace, debug, info, notice, warning, error, critical (`log.level`).
     public var logLevel = Logger.Level.info
+    /// logfmt, json or text (`log.format`).
+    public var logFormat = LogFormat.logfmt
     /// The action for each use of a recording no policy covers (`rights.default.<use>`).
     public var defaultPolicy = DefaultPolicy.standard
 
@@ -49,7 +51,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     /// Every key the file may hold; anything else is a typo worth stopping for.
     static let knownKeys: Set<String> = Set([
         "home", "socket", "database.url", "database.poolSize", "server.maxBodyBytes",
-        "match.maxQuerySeconds", "match.maxTop", "watermark.maxSeconds", "remix.stylesDir", "remix.maxRounds", "log.level",
+        "match.maxQuerySeconds", "match.maxTop", "watermark.maxSeconds", "remix.stylesDir", "remix.maxRounds", "log.level", "log.format",
     ]).union(Use.allCases.map { "rights.default.\($0.rawValue)" })
 
     /// Where the YAML file is looked for when none is named: a checkout's `config/`, then `/etc`.
@@ -95,6 +97,12 @@ public struct DaemonConfiguration: Sendable, Equatable {
                 throw DaemonError.configuration("log.level: '\(level)' is not one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             c.logLevel = parsed
+        }
+        if let format = try string(reader, "log.format") {
+            guard let parsed = LogFormat(rawValue: format.lowercased()) else {
+                throw DaemonError.configuration("log.format: '\(format)' is not one of \(LogFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            c.logFormat = parsed
         }
         for use in Use.allCases {
             let key = "rights.default.\(use.rawValue)"

@@ -10,6 +10,8 @@ import Glibc
 public struct DaemonContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     private let channel: any Channel
+    /// Filled by the handler, written in the request's log line.
+    public let summary = RequestSummary()
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

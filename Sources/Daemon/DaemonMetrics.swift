@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 import Prometheus
 import Registry
 
@@ -56,13 +57,17 @@ public final class DaemonMetrics: Sendable {
 }
 
 /// Counts every answered request, errors included, under the route that matched ("unmatched"
-/// for paths no route knows), and turns every error into the API's JSON error body.
-struct ErrorAndMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
+/// for paths no route knows), turns every error into the API's JSON error body, and writes one
+/// log line per request: route, method, status, latency, the peer's uid and gid, and what the
+/// handler put in the context's summary (the match, the decision, the serial).
+struct ErrorAndMetricsMiddleware: RouterMiddleware {
+    typealias Context = DaemonContext
     let metrics: DaemonMetrics
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
         let response: Response
+        var failure: APIError?
         do {
             response = try await next(request, context)
         } catch {
@@ -70,10 +75,21 @@ struct ErrorAndMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
             if apiError.status.code >= 500, apiError.code != "database_unavailable" {
                 context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
             }
+            failure = apiError
             response = try apiError.response(from: request, context: context)
         }
-        metrics.recordRequest(route: context.endpointPath ?? "unmatched", method: request.method.rawValue,
-                              status: response.status.code, duration: ContinuousClock.now - start)
+        let elapsed = ContinuousClock.now - start
+        let route = context.endpointPath ?? "unmatched"
+        metrics.recordRequest(route: route, method: request.method.rawValue, status: response.status.code, duration: elapsed)
+        let peer = await context.peer()
+        var line: Logger.Metadata = [
+            "route": "\(route)", "method": "\(request.method.rawValue)", "status": "\(response.status.code)",
+            "latency_ms": "\(String(format: "%.1f", Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) * 1e-15))",
+            "peer_uid": "\(peer.map { String($0.uid) } ?? "-")", "peer_gid": "\(peer.map { String($0.gid) } ?? "-")",
+        ]
+        if let failure { line["error"] = "\(failure.code)" }
+        line.merge(context.summary.metadata) { $1 }
+        context.logger.info("request", metadata: line)
         return response
     }
 }

@@ -68,11 +68,11 @@ extension Routes {
             return (result, format)
         }
         let report = result.report
-        let replaced = report.segments.filter { $0.outcome == .replaced }.count
-        context.logger.info("remix", metadata: [
-            "released": "\(report.released)", "serial": "\(report.serial.map(String.init) ?? "-")", "verification": "\(report.verification_id)",
-            "decision": "\(report.decision.rawValue)", "replaced_segments": "\(replaced)", "uid": "\(peer.map { String($0.uid) } ?? "-")",
-        ])
+        context.summary.set("decision", "\(report.decision.rawValue) for \(use.rawValue) in \(territory)")
+        context.summary.set("verification", report.verification_id)
+        context.summary.set("released", report.released)
+        context.summary.set("replaced_segments", report.segments.filter { $0.outcome == .replaced }.count)
+        if let serial = report.serial { context.summary.set("serial", serial) }
         guard let output = result.output, let serial = report.serial else {
             let reasons = report.segments.filter { $0.outcome == .refused }.map { s in
                 String(format: "%.1f-%.1f s: %@", s.segment.start_s, s.segment.end_s, s.replacement.map { r in

@@ -153,7 +153,7 @@ struct Routes: Sendable {
     func add(to router: Router<DaemonContext>) {
         router.add(middleware: ErrorAndMetricsMiddleware(metrics: metrics))
         router.get("/v1/health") { _, _ in try await health() }
-        router.post("/v1/match") { request, _ in try await match(request) }
+        router.post("/v1/match") { request, context in try await match(request, context) }
         router.post("/v1/verify") { request, context in try await verify(request, context) }
         router.get("/v1/verifications") { request, _ in try await verifications(request) }
         router.get("/v1/tracks") { request, _ in try await tracks(request) }
@@ -161,7 +161,7 @@ struct Routes: Sendable {
         // Watermarks (WatermarkRoutes.swift): issue, fetch a certificate, detect.
         router.post("/v1/watermarks") { request, context in try await issueWatermark(request, context) }
         router.get("/v1/watermarks/:serial") { _, context in try await watermarkCertificate(context) }
-        router.post("/v1/watermarks/detect") { request, _ in try await detectWatermark(request) }
+        router.post("/v1/watermarks/detect") { request, context in try await detectWatermark(request, context) }
         // Registry-checked remixes (RemixRoutes.swift).
         router.post("/v1/remix") { request, context in try await remix(request, context) }
         router.get("/metrics") { _, _ in await prometheus() }
@@ -183,11 +183,13 @@ struct Routes: Sendable {
         return try json(answer)
     }
 
-    private func match(_ request: Request) async throws -> Response {
+    private func match(_ request: Request, _ context: DaemonContext) async throws -> Response {
         let top = try integer(request.uri.queryParameters, "top", default: 1, in: 1...configuration.maxTop)
-        let identifier = self.identifier
+        let identifier = self.identifier, summary = context.summary
         return try await analyse(request) { audio, _, db, timings in
-            try identifier.identify(audio, top: top, catalog: Catalog(db), timings: &timings)
+            let answer = try identifier.identify(audio, top: top, catalog: Catalog(db), timings: &timings)
+            summary.set("match", answer.matches.first.map { "track \($0.track_id) at \($0.offset_s) s, score \($0.score)" } ?? "none")
+            return answer
         }
     }
 
@@ -195,11 +197,14 @@ struct Routes: Sendable {
         let query = request.uri.queryParameters
         let (use, territory, at) = try rightsQuestion(query, defaultUse: nil)
         let peer = await context.peer()
-        let verifier = Verifier(defaultPolicy: configuration.defaultPolicy)
+        let verifier = Verifier(defaultPolicy: configuration.defaultPolicy), summary = context.summary
         // A verification is a write: it is not repeated on a stale connection.
         return try await analyse(request, retry: false) { audio, body, db, timings in
-            try verifier.verify(audio, audioSHA256: ContentDigest.sha256(body), use: use, territory: territory, at: at,
-                                peer: peer, db: db, timings: &timings)
+            let answer = try verifier.verify(audio, audioSHA256: ContentDigest.sha256(body), use: use, territory: territory, at: at,
+                                             peer: peer, db: db, timings: &timings)
+            summary.set("decision", "\(answer.decision.rawValue) for \(use.rawValue) in \(territory)")
+            summary.set("verification", answer.verification_id)
+            return answer
         }
     }
 

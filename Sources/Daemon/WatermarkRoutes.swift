@@ -42,10 +42,8 @@ extension Routes {
             }
             return (issued, format)
         }
-        context.logger.info("watermark issued", metadata: [
-            "serial": "\(issued.serial)", "uid": "\(uid)", "format": "\(format)",
-            "signal_to_watermark_db": "\(String(format: "%.1f", issued.report.signalToWatermarkDB))",
-        ])
+        context.summary.set("serial", issued.serial)
+        context.summary.set("signal_to_watermark_db", String(format: "%.1f", issued.report.signalToWatermarkDB))
         return Response(status: .ok,
                         headers: [.contentType: format.mediaType, Self.serialHeader: String(issued.serial)],
                         body: .init(byteBuffer: ByteBuffer(bytes: issued.output)))
@@ -63,7 +61,7 @@ extension Routes {
                         body: .init(byteBuffer: ByteBuffer(bytes: row.certificate)))
     }
 
-    func detectWatermark(_ request: Request) async throws -> Response {
+    func detectWatermark(_ request: Request, _ context: DaemonContext) async throws -> Response {
         let raw = try rawFormat(request.uri.queryParameters)
         try checkContentType(request, raw: raw)
         let body = try await collect(request.body, declaredLength: request.headers[.contentLength].flatMap { Int($0) })
@@ -78,6 +76,7 @@ extension Routes {
             let detection = try audit.findMark(mono: audio.samples, sampleRate: audio.sampleRate)
             return try pool.withConnection(retryOnStaleConnection: true) { try audit.answer(for: detection, db: $0) }
         }
+        context.summary.set("mark", answer.serial.map { "serial \($0)" } ?? "none")
         return try json(answer)
     }
 

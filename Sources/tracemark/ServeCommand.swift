@@ -35,6 +35,10 @@ struct ServeCommand: AsyncParsableCommand {
             help: ArgumentHelp("trace, debug, info, notice, warning, error or critical (key: log.level; default info).", valueName: "level"))
     var logLevel: String?
 
+    @Option(name: .customLong("log-format"),
+            help: ArgumentHelp("logfmt, json or text: one line per event, one per request (key: log.format; default logfmt).", valueName: "format"))
+    var logFormat: String?
+
     @OptionGroup var registry: RegistryOptions
 
     func run() async throws {
@@ -44,6 +48,7 @@ struct ServeCommand: AsyncParsableCommand {
         flags["database.url"] = registry.databaseURL
         flags["socket"] = socket
         flags["log.level"] = logLevel
+        flags["log.format"] = logFormat
         let configuration: DaemonConfiguration
         do {
             configuration = try await DaemonConfiguration.load(file: config, flags: flags)
@@ -51,6 +56,9 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationFailure("\(error)")
         }
         LoggingSystem.bootstrap { label in
+            guard configuration.logFormat == .text else {
+                return StructuredLogHandler(label: label, format: configuration.logFormat, level: configuration.logLevel)
+            }
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = configuration.logLevel
             return handler
