@@ -27,7 +27,9 @@ struct AuditCommand: ParsableCommand {
 }
 
 struct AuditLogCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "log", abstract: "List the ledger's rows.")
+    static let configuration = CommandConfiguration(
+        commandName: "log", abstract: "List the ledger's rows.",
+        discussion: "Example:\n  tracemark audit log --after 100 --limit 20")
 
     @Option(help: "Show rows with a serial above this.") var after: Int64 = 0
     @Option(help: "Show at most this many rows.") var limit = 100
@@ -49,7 +51,7 @@ struct AuditVerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Recheck the whole chain and every signature; name the first broken row.",
-        discussion: "Exits 0 when the chain holds, 1 at the first broken row.")
+        discussion: "Exits 0 when the chain holds, 1 at the first broken row.\n\nExample:\n  tracemark audit verify --data-dir /srv/tracemark")
 
     @OptionGroup var registry: RegistryOptions
 
@@ -152,7 +154,7 @@ struct AuditShowCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show",
         abstract: "Show one issuance: its ledger row, whether it verifies, and with --auditor-key its decrypted payload.",
-        discussion: "Exits 0 when the row and its certificate verify (and decrypt, given --auditor-key), 1 otherwise.")
+        discussion: "Exits 0 when the row and its certificate verify (and decrypt, given --auditor-key), 1 otherwise.\n\nExample:\n  tracemark audit show 42 --auditor-key /media/usb/auditor.pem --json")
 
     @Argument(help: ArgumentHelp("The watermark's serial.", valueName: "serial"))
     var serial: UInt64
@@ -195,6 +197,9 @@ struct AuditDetectCommand: ParsableCommand {
             Tries every mark key in <data-dir>/keys (current and retired). Exits 0 when a mark \
             authenticates, its ledger row exists and every signature verifies (and the payload \
             decrypts, given --auditor-key); 1 when no valid mark is found.
+
+            Example:
+              tracemark audit detect found.mp3 --auditor-key /media/usb/auditor.pem
             """)
 
     @Argument(help: ArgumentHelp("The audio to examine (WAV, FLAC, Ogg Vorbis, Opus, MP3).", valueName: "file"))

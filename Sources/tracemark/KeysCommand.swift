@@ -34,7 +34,9 @@ struct AuditorKeyOptions: ParsableArguments {
 }
 
 struct KeysInitCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "init", abstract: "Create the first keys.")
+    static let configuration = CommandConfiguration(
+        commandName: "init", abstract: "Create the first keys.",
+        discussion: "Example:\n  tracemark keys init --auditor-out /media/usb/auditor.pem")
 
     @OptionGroup var auditor: AuditorKeyOptions
     @OptionGroup var registry: RegistryOptions
@@ -51,7 +53,9 @@ struct KeysInitCommand: ParsableCommand {
 }
 
 struct KeysRotateCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "rotate", abstract: "Add new signing and mark keys (and an auditor key if given); keep the old ones.")
+    static let configuration = CommandConfiguration(
+        commandName: "rotate", abstract: "Add new signing and mark keys (and an auditor key if given); keep the old ones.",
+        discussion: "Examples:\n  tracemark keys rotate\n  tracemark keys rotate --auditor-public new-auditor.pub.pem")
 
     @OptionGroup var auditor: AuditorKeyOptions
     @OptionGroup var registry: RegistryOptions
@@ -67,7 +71,9 @@ struct KeysRotateCommand: ParsableCommand {
 }
 
 struct KeysListCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "The keys, the ones in use marked with *.")
+    static let configuration = CommandConfiguration(
+        commandName: "list", abstract: "The keys, the ones in use marked with *.",
+        discussion: "Example:\n  tracemark keys list --data-dir /srv/tracemark")
 
     @OptionGroup var registry: RegistryOptions
 

@@ -54,4 +54,14 @@ import Testing
             #expect(result.status == 0 && result.stdout.contains("doctor") && result.stdout.contains("--via-daemon"), "\(shell): \(result.stderr)")
         }
     }
+
+    @Test func everyCommandsHelpHasAnExample() throws {
+        let commands = [["ingest"], ["serve"], ["match"], ["verify"], ["rights", "import"], ["rights", "show"], ["rights", "history"],
+                        ["keys", "init"], ["keys", "rotate"], ["keys", "list"], ["watermark"], ["audit", "log"], ["audit", "verify"],
+                        ["audit", "show"], ["audit", "detect"], ["db", "migrate"], ["db", "status"], ["remix"], ["styles"], ["doctor"]]
+        for command in commands {
+            let help = try CLI.run(command + ["--help"])
+            #expect(help.status == 0 && help.stdout.contains("Example"), "tracemark \(command.joined(separator: " ")) --help: \(help.stdout)")
+        }
+    }
 }
