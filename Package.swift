@@ -39,8 +39,10 @@ let package = Package(
         .target(name: "Watermark", dependencies: ["Audio", "Spectral", "COpenSSL"]),
         // Embeds and detects marks on files for the robustness harness (tools/eval-watermark).
         .executableTarget(name: "WatermarkTool", dependencies: ["Watermark", "Audio"]),
+        // SVG pictures of fingerprints and matches, written here (no drawing library).
+        .target(name: "Pictures", dependencies: ["Fingerprint", "Spectral"]),
         .target(name: "Daemon", dependencies: [
-            "Audio", "Fingerprint", "Registry", "Remix", "Rights", "Watermark",
+            "Audio", "Fingerprint", "Pictures", "Registry", "Remix", "Rights", "Watermark",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "Configuration", package: "swift-configuration"),
@@ -55,7 +57,7 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "tracemark", dependencies: [
-            "Audio", "Spectral", "Fingerprint", "Registry", "Rights", "Daemon", "Remix", "Watermark",
+            "Audio", "Spectral", "Fingerprint", "Pictures", "Registry", "Rights", "Daemon", "Remix", "Watermark",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

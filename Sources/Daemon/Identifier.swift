@@ -1,5 +1,6 @@
 import Audio
 import Fingerprint
+import Pictures
 import Foundation
 import Registry
 
@@ -101,22 +102,58 @@ public struct Identifier: Sendable {
 
     public func identify(_ audio: DecodedAudio, top: Int, catalog: Catalog,
                          timings: inout IdentificationTimings) throws -> MatchAnswer {
+        try search(audio, top: top, catalog: catalog, timings: &timings).answer
+    }
+
+    /// The answer with the picture of why: the best match's shared hashes, query time against
+    /// master time (`Pictures.alignment`). Without a match, the master sharing the most hashes.
+    public func explain(_ audio: DecodedAudio, catalog: Catalog, timings: inout IdentificationTimings) throws -> (answer: MatchAnswer, svg: String) {
+        let (answer, query, hits, candidates) = try search(audio, top: 1, catalog: catalog, timings: &timings)
+        let secondsPerFrame = analysis.parameters.secondsPerFrame
+        func queryFrame(_ hit: Hit) -> Double { Double(query.landmarks[Int(query.probes[Int(hit.probe)].landmark)].time) }
+        let title: String
+        let hashes: [Pictures.AlignedHash]
+        if let best = candidates.first, let match = answer.matches.first {
+            // A hash agrees when it lies within two frames of the fitted alignment.
+            hashes = hits.filter { $0.trackID == best.trackID }.map { hit in
+                let expected = Double(best.offsetFrames) + best.tempoFactor * queryFrame(hit)
+                return Pictures.AlignedHash(query: queryFrame(hit) * secondsPerFrame, master: Double(hit.masterFrame) * secondsPerFrame,
+                                            agrees: abs(Double(hit.masterFrame) - expected) <= 2)
+            }
+            let name = [match.title, match.artist].compactMap { $0 }.joined(separator: " - ")
+            title = "\(name.isEmpty ? "track \(match.track_id)" : "\(name) (track \(match.track_id))"): offset \(String(format: "%.2f", match.offset_s)) s, score \(match.score)"
+                + (abs(match.tempo_factor - 1) >= 0.002 ? String(format: ", tempo x%.3f", match.tempo_factor) : "")
+        } else {
+            var counts: [Int32: Int] = [:]
+            for hit in hits { counts[hit.trackID, default: 0] += 1 }
+            let closest = counts.max { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }
+            hashes = hits.filter { $0.trackID == closest?.key }.map {
+                Pictures.AlignedHash(query: queryFrame($0) * secondsPerFrame, master: Double($0.masterFrame) * secondsPerFrame, agrees: false)
+            }
+            title = closest.map { "no match: at most \($0.value) hashes in common, with track \($0.key), on no one alignment" } ?? "no match: no hash in common with the catalog"
+        }
+        return (answer, Pictures.alignment(hashes, title: title))
+    }
+
+    private func search(_ audio: DecodedAudio, top: Int, catalog: Catalog, timings: inout IdentificationTimings) throws
+        -> (answer: MatchAnswer, query: Query, hits: [Hit], candidates: [Candidate]) {
         let clock = ContinuousClock()
         let parameters = analysis.parameters
         var start = clock.now
         let query = analysis.query(of: audio)
         timings.fingerprint += clock.now - start
         start = clock.now
+        let hits = try catalog.hits(for: query)
         let candidates = Matcher(parameters: parameters).rank(
-            try catalog.hits(for: query), query: query,
-            catalog: try catalog.extent(secondsPerFrame: parameters.secondsPerFrame), top: top)
+            hits, query: query, catalog: try catalog.extent(secondsPerFrame: parameters.secondsPerFrame), top: top)
         let tracks = try catalog.tracks(ids: candidates.map(\.trackID))
         timings.lookup += clock.now - start
 
         let matches = candidates.compactMap { c in
             tracks[c.trackID].map { TrackMatch(c, track: $0, secondsPerFrame: parameters.secondsPerFrame, queryHashes: query.landmarks.count) }
         }
-        return MatchAnswer(matches: matches,
-                           query: QuerySummary(duration_s: (audio.duration * 1000).rounded() / 1000, hashes: query.landmarks.count))
+        let answer = MatchAnswer(matches: matches,
+                                 query: QuerySummary(duration_s: (audio.duration * 1000).rounded() / 1000, hashes: query.landmarks.count))
+        return (answer, query, hits, candidates)
     }
 }

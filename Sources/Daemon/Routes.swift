@@ -186,6 +186,16 @@ struct Routes: Sendable {
     private func match(_ request: Request, _ context: DaemonContext) async throws -> Response {
         let top = try integer(request.uri.queryParameters, "top", default: 1, in: 1...configuration.maxTop)
         let identifier = self.identifier, summary = context.summary
+        if let explain = request.uri.queryParameters["explain"] {
+            guard explain == "svg" else { throw APIError.badParameter("explain '\(explain)' is not supported: use explain=svg for a picture of the match") }
+            let (svg, timings) = try await analysed(request) { audio, _, db, timings in
+                let (answer, svg) = try identifier.explain(audio, catalog: Catalog(db), timings: &timings)
+                summary.set("match", answer.matches.first.map { "track \($0.track_id) at \($0.offset_s) s, score \($0.score)" } ?? "none")
+                return svg
+            }
+            return Response(status: .ok, headers: [.contentType: "image/svg+xml", Self.serverTiming: Self.serverTiming(timings)],
+                            body: .init(byteBuffer: ByteBuffer(bytes: Array(svg.utf8))))
+        }
         return try await analyse(request) { audio, _, db, timings in
             let answer = try identifier.identify(audio, top: top, catalog: Catalog(db), timings: &timings)
             summary.set("match", answer.matches.first.map { "track \($0.track_id) at \($0.offset_s) s, score \($0.score)" } ?? "none")
@@ -249,11 +259,22 @@ struct Routes: Sendable {
     }
 
     /// The shared path of match and verify: checks the request, collects and decodes the body on
-    /// the thread pool, then runs `work` with a pooled connection. Adds `Server-Timing`.
+    /// the thread pool, then runs `work` with a pooled connection. Answers JSON with `Server-Timing`.
     private func analyse<T: Encodable & Sendable>(
         _ request: Request, retry: Bool = true,
         _ work: @escaping @Sendable (DecodedAudio, [UInt8], PostgresConnection, inout IdentificationTimings) throws -> T
     ) async throws -> Response {
+        let (answer, timings) = try await analysed(request, retry: retry, work)
+        var response = try json(answer)
+        response.headers[Self.serverTiming] = Self.serverTiming(timings)
+        return response
+    }
+
+    /// `analyse` without the answer's encoding.
+    private func analysed<T: Sendable>(
+        _ request: Request, retry: Bool = true,
+        _ work: @escaping @Sendable (DecodedAudio, [UInt8], PostgresConnection, inout IdentificationTimings) throws -> T
+    ) async throws -> (T, IdentificationTimings) {
         let raw = try rawFormat(request.uri.queryParameters)
         try checkContentType(request, raw: raw)
         let body = try await collect(request.body, declaredLength: request.headers[.contentLength].flatMap { Int($0) })
@@ -261,7 +282,7 @@ struct Routes: Sendable {
         var decoder = identifier.analysis.decoder
         decoder.maxDuration = configuration.maxQuerySeconds
         let pool = self.pool
-        let (answer, timings) = try await threads.runIfActive { [decoder] () throws -> (T, IdentificationTimings) in
+        return try await threads.runIfActive { [decoder] () throws -> (T, IdentificationTimings) in
             var timings = IdentificationTimings()
             let clock = ContinuousClock(), start = clock.now
             let audio = try decoder.decode(bytes: body, source: "request body", raw: raw)
@@ -269,10 +290,11 @@ struct Routes: Sendable {
             let answer = try pool.withConnection(retryOnStaleConnection: retry) { try work(audio, body, $0, &timings) }
             return (answer, timings)
         }
-        var response = try json(answer)
+    }
+
+    static func serverTiming(_ timings: IdentificationTimings) -> String {
         func ms(_ d: Duration) -> String { String(format: "%.2f", Double(d.components.attoseconds) * 1e-15 + Double(d.components.seconds) * 1000) }
-        response.headers[Self.serverTiming] = "decode;dur=\(ms(timings.decode)), fingerprint;dur=\(ms(timings.fingerprint)), lookup;dur=\(ms(timings.lookup))"
-        return response
+        return "decode;dur=\(ms(timings.decode)), fingerprint;dur=\(ms(timings.fingerprint)), lookup;dur=\(ms(timings.lookup))"
     }
 
     private func tracks(_ request: Request) async throws -> Response {

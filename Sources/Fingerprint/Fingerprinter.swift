@@ -75,10 +75,12 @@ public struct Fingerprinter: Sendable {
         let span: Float
     }
 
-    func pairs(_ peaks: [Peak]) -> [Pair] {
+    /// Each anchor with the next `fanout` peaks of its target zone (close enough in time and
+    /// pitch): indices into `peaks`, with the pitch interval in semitones.
+    public func pairedIndices(_ peaks: [Peak]) -> [(anchor: Int, target: Int, interval: Float)] {
         let p = parameters
         let pitches = peaks.map { Float(p.pitch(ofBin: Double($0.fineBin))) }
-        var result: [Pair] = []
+        var result: [(anchor: Int, target: Int, interval: Float)] = []
         result.reserveCapacity(peaks.count * p.fanout)
         for (i, anchor) in peaks.enumerated() {
             var paired = 0
@@ -90,12 +92,24 @@ public struct Fingerprinter: Sendable {
                 let dt = target.frame - anchor.frame
                 if dt > p.maxFrameDelta { break }
                 guard dt >= p.minFrameDelta, abs(Double(interval)) <= p.maxPitchDelta else { continue }
-                result.append(Pair(time: anchor.fineFrame, pitch: pitches[i], interval: interval,
-                                   span: target.fineFrame - anchor.fineFrame))
+                result.append((i, j - 1, interval))
                 paired += 1
             }
         }
         return result
+    }
+
+    func pairs(_ peaks: [Peak]) -> [Pair] {
+        let pitches = peaks.map { Float(parameters.pitch(ofBin: Double($0.fineBin))) }
+        return pairedIndices(peaks).map { pair in
+            Pair(time: peaks[pair.anchor].fineFrame, pitch: pitches[pair.anchor], interval: pair.interval,
+                 span: peaks[pair.target].fineFrame - peaks[pair.anchor].fineFrame)
+        }
+    }
+
+    /// The power spectrogram the peaks are picked from.
+    public func spectrogram(samples: [Float]) -> Spectrogram {
+        stft.powerSpectrogram(samples, sampleRate: parameters.sampleRate)
     }
 
     /// The hash of a pair whose pitches are raised by `pitchShift` semitones and whose times are

@@ -20,6 +20,7 @@ struct MatchCommand: AsyncParsableCommand {
               tracemark match clip.ogg
               tracemark match a.wav b.mp3 --json
               tracemark match clip.ogg --direct --data-dir /srv/tracemark
+              tracemark match clip.ogg --svg match.svg
             """)
 
     @Argument(help: ArgumentHelp("Audio files to identify.", valueName: "file"))
@@ -28,9 +29,16 @@ struct MatchCommand: AsyncParsableCommand {
     @Flag(help: "One JSON object per file: {\"file\", \"match\": null | {track_id, source_path, title, artist, isrc, offset_s, score, tempo_factor, pitch_factor, expected_by_chance, false_match_probability}}.")
     var json = false
 
+    @Option(help: ArgumentHelp("Also draw the match as SVG: the shared hashes, query time against master time (one file only).", valueName: "out.svg"))
+    var svg: String?
+
     @OptionGroup var daemon: DaemonOptions
 
     @OptionGroup var registry: RegistryOptions
+
+    func validate() throws {
+        if svg != nil && files.count != 1 { throw ValidationError("--svg draws one match: give exactly one file") }
+    }
 
     /// ", tempo x1.030, pitch +0.51 semitones" when the query is not the master's own speed and pitch.
     static func changes(_ m: Answer.Found) -> String {
@@ -123,7 +131,31 @@ struct MatchCommand: AsyncParsableCommand {
                 print("\(file): no match")
             }
         }
+        if let svg, !failed, let file = files.first {
+            let picture = try await explain(file, with: source)
+            do { try Data(picture.utf8).write(to: URL(fileURLWithPath: svg)) } catch {
+                throw ValidationFailure("\(svg): cannot write: \(error.localizedDescription)")
+            }
+            if !json { print("\(svg): the match drawn") }
+        }
         if failed { throw ExitCode.failure }
+    }
+
+    /// The picture of the match (`Identifier.explain`), from the daemon or the database.
+    private func explain(_ file: String, with source: Source) async throws -> String {
+        switch source {
+        case let .direct(_, db):
+            let identifier = Identifier()
+            var timings = IdentificationTimings()
+            do {
+                return try identifier.explain(try identifier.analysis.decoder.decode(path: file), catalog: Catalog(db), timings: &timings).svg
+            } catch { throw ValidationFailure("\(file): \(error)") }
+        case let .daemon(client):
+            let reply = try await client.send(.POST, "/v1/match?explain=svg", body: Array(try Data(contentsOf: URL(fileURLWithPath: file))),
+                                              headers: [("Content-Type", "application/octet-stream")])
+            guard reply.status == 200 else { throw ValidationFailure("\(file): \(errorMessage(reply)) (HTTP \(reply.status))") }
+            return reply.text
+        }
     }
 
     private func identify(_ file: String, with source: Source) async throws -> TrackMatch? {

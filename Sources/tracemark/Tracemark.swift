@@ -18,7 +18,7 @@ struct Tracemark: AsyncParsableCommand {
               tracemark db status
             """,
         version: TracemarkVersion.string,
-        subcommands: [IngestCommand.self, ServeCommand.self, MatchCommand.self, VerifyCommand.self, RightsCommand.self, KeysCommand.self, WatermarkCommand.self, AuditCommand.self, DatabaseCommand.self, RemixCommand.self, StylesCommand.self, DoctorCommand.self]
+        subcommands: [IngestCommand.self, ServeCommand.self, MatchCommand.self, VerifyCommand.self, RightsCommand.self, KeysCommand.self, WatermarkCommand.self, AuditCommand.self, DatabaseCommand.self, RemixCommand.self, StylesCommand.self, InspectCommand.self, DoctorCommand.self]
     )
 }
 

@@ -183,7 +183,7 @@ import Testing
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         try #require(fd >= 0)
         defer { close(fd) }
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        var timeout = timeval(tv_sec: 60, tv_usec: 0) // generous: the suite runs beside others on a loaded machine
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
@@ -216,5 +216,45 @@ import Testing
             reply += part
         }
         #expect(reply.contains("HTTP/1.1 200 OK") && reply.contains("\"matches\""), "\(reply)")
+    }
+}
+
+/// `POST /v1/match?explain=svg`: the picture of a match, checked by rendering it.
+@Suite struct ExplainTests {
+    @Test func theMatchIsDrawnAsALineOfAgreeingHashesAndTheSVGRenders() async throws {
+        let url = try TestDatabase.create()
+        let ids = try TestCatalog.store(seeds: [101, 202], seconds: 30, databaseURL: url)
+        let daemon = try await RunningDaemon.start(databaseURL: url)
+        defer { Task { await daemon.stop() } }
+        let clip = try TestCatalog.excerpt(seed: 202, masterSeconds: 30, start: 9, seconds: 10)
+        let reply = try await daemon.client.send(.POST, "/v1/match?explain=svg", body: clip)
+        #expect(OpenAPIDocument.shared.problems(path: "/v1/match", method: "POST", reply: reply).isEmpty)
+        #expect(reply.status == 200 && reply.header("Content-Type") == "image/svg+xml")
+        let svg = reply.text
+        let title = try #require(svg.firstMatch(of: /<title>Song 202 - Generated \(track (\d+)\): offset ([0-9.]+) s, score (\d+)/), "\(svg.prefix(600))")
+        #expect(Int32(title.1) == ids[1] && abs((Double(title.2) ?? 0) - 9) < 0.1 && (Int(title.3) ?? 0) > 20)
+        let agreeing = svg.components(separatedBy: "class=\"agreeing\"").count - 1
+        #expect(agreeing >= 20, "\(agreeing) agreeing hashes drawn")
+        // Unknown audio: a picture that says so.
+        let unknown = try TestCatalog.wav(GeneratedMusic.track(seed: 909, seconds: 8, sampleRate: TestCatalog.rate))
+        let none = try await daemon.client.send(.POST, "/v1/match?explain=svg", body: unknown)
+        #expect(none.status == 200 && none.text.contains("<title>no match") && !none.text.contains("class=\"agreeing\""))
+        #expect(try await daemon.client.send(.POST, "/v1/match?explain=png", body: clip).status == 400)
+
+        // It renders: rsvg-convert (tools/setup installs it) turns it into a PNG of the declared size.
+        let directory = "/tmp/texp-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try Data(svg.utf8).write(to: URL(fileURLWithPath: directory + "/match.svg"))
+        let render = Process()
+        render.executableURL = URL(fileURLWithPath: "/usr/bin/rsvg-convert")
+        render.arguments = [directory + "/match.svg", "-o", directory + "/match.png"]
+        try render.run()
+        render.waitUntilExit()
+        #expect(render.terminationStatus == 0)
+        let png = try Data(contentsOf: URL(fileURLWithPath: directory + "/match.png"))
+        #expect(png.prefix(8) == Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) && png.count > 5000)
+        // PNG width and height (big-endian, bytes 16-23) are the SVG's.
+        let width = png[16..<20].reduce(0) { $0 << 8 | Int($1) }, height = png[20..<24].reduce(0) { $0 << 8 | Int($1) }
+        #expect(width == 1000 && height == 500, "\(width) x \(height)")
     }
 }

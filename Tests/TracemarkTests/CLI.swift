@@ -32,6 +32,16 @@ enum CLI {
         return (process, out, err)
     }
 
+    /// Runs another program to its end; its exit status.
+    static func runTool(_ path: String, _ arguments: [String]) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
     static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
         let (process, out, err) = try start(arguments, environment: environment)
         // Read both pipes before waiting, so a full pipe cannot stall the child.

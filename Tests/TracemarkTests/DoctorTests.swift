@@ -65,3 +65,23 @@ import Testing
         }
     }
 }
+
+/// `tracemark inspect --svg`: the constellation drawn, every peak a dot, and the SVG renders.
+@Suite struct InspectTests {
+    @Test func everyPeakIsDrawnAndThePictureRenders() throws {
+        let directory = "/tmp/tins-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try Data(TestCatalog.wav(GeneratedMusic.track(seed: 3, seconds: 12, sampleRate: TestCatalog.rate)))
+            .write(to: URL(fileURLWithPath: directory + "/clip.wav"))
+        let result = try CLI.run(["inspect", directory + "/clip.wav", "--svg", directory + "/clip.svg", "--pairs", "50"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let peaks = try #require(result.stdout.firstMatch(of: /(\d+) peaks/).flatMap { Int($0.1) }, "\(result.stdout)")
+        let svg = try String(contentsOfFile: directory + "/clip.svg", encoding: .utf8)
+        #expect(peaks > 50 && svg.components(separatedBy: "class=\"peak\"").count - 1 == peaks)
+        #expect(svg.components(separatedBy: "class=\"pair\"").count - 1 <= 100 && svg.contains("frequency (Hz)"))
+        let render = try CLI.runTool("/usr/bin/rsvg-convert", [directory + "/clip.svg", "-o", directory + "/clip.png"])
+        let png = try Data(contentsOf: URL(fileURLWithPath: directory + "/clip.png"))
+        #expect(render == 0 && png.count > 5000)
+        #expect(try CLI.run(["inspect", directory + "/missing.wav"]).status != 0)
+    }
+}
