@@ -37,6 +37,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var logFormat = LogFormat.logfmt
     /// The action for each use of a recording no policy covers (`rights.default.<use>`).
     public var defaultPolicy = DefaultPolicy.standard
+    /// Routes restricted to groups (`access.routes`, in the file only).
+    public var access = RouteAccess()
 
     public init() {}
 
@@ -112,7 +114,26 @@ public struct DaemonConfiguration: Sendable, Equatable {
             }
             c.defaultPolicy.actions[use] = action
         }
+        if let path { c.access = try routeAccess(fromFile: path) }
         return c
+    }
+
+    /// `access.routes` of the file: route -> list of group names or gids.
+    static func routeAccess(fromFile path: String) throws -> RouteAccess {
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        guard let routes = (try? Yams.compose(yaml: text))??.mapping?["access"]?.mapping?["routes"] else { return RouteAccess() }
+        guard let mapping = routes.mapping else {
+            throw DaemonError.configuration("access.routes: expected a mapping of route to a list of groups, such as /v1/verifications: [auditors]")
+        }
+        var parsed: [String: [String]] = [:]
+        for (key, value) in mapping {
+            let route = key.string ?? ""
+            guard let list = value.sequence else {
+                throw DaemonError.configuration("access.routes.\(route): expected a list of groups, such as [auditors]")
+            }
+            parsed[route] = list.compactMap(\.string)
+        }
+        return try RouteAccess.parse(parsed, knownRoutes: Routes.paths)
     }
 
     private static func string(_ reader: ConfigReader, _ key: String) throws -> String? {
@@ -169,6 +190,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
             guard let mapping = node.mapping else { return }
             for (key, value) in mapping {
                 let name = prefix.isEmpty ? (key.string ?? "?") : prefix + "." + (key.string ?? "?")
+                if name == "access.routes" { continue } // route -> groups, checked by routeAccess(fromFile:)
                 if value.mapping != nil { walk(value, prefix: name) } else if !knownKeys.contains(name) { unknown.append(name) }
             }
         }

@@ -152,6 +152,7 @@ struct Routes: Sendable {
 
     func add(to router: Router<DaemonContext>) {
         router.add(middleware: ErrorAndMetricsMiddleware(metrics: metrics))
+        router.add(middleware: RouteAccessMiddleware(access: configuration.access))
         router.get("/v1/health") { _, _ in try await health() }
         router.post("/v1/match") { request, context in try await match(request, context) }
         router.post("/v1/verify") { request, context in try await verify(request, context) }

@@ -1,5 +1,6 @@
 import Daemon
 import Foundation
+import TestSupport
 import Testing
 
 @Suite struct ConfigurationTests {
@@ -64,5 +65,41 @@ import Testing
         await #expect { try await DaemonConfiguration.load(file: "/nonexistent/tracemark.yaml", environment: [:]) } throws: { error in
             "\(error)".contains("does not exist")
         }
+    }
+}
+
+/// `access.routes`: routes open only to some groups, enforced on the peer's credentials.
+@Suite struct RouteAccessTests {
+    func file(_ text: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tm-\(UUID().uuidString).yaml").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func routesAreReadWithGroupNamesAndNumbersAndMistakesStopTheDaemon() async throws {
+        let rootGroup = try #require(getgrgid(0)).pointee.gr_name.map { String(cString: $0) } ?? "root"
+        let ok = try await DaemonConfiguration.load(file: try file("""
+            access:
+              routes:
+                /v1/verifications: [\(rootGroup), 4242]
+            """), environment: [:])
+        #expect(ok.access.groups == ["/v1/verifications": [0, 4242]])
+        for bad in ["access:\n  routes:\n    /v1/nothing: [0]", "access:\n  routes:\n    /v1/health: [no-such-group-here]",
+                    "access:\n  routes:\n    /v1/health: 7", "access:\n  rutes:\n    /v1/health: [0]"] {
+            await #expect(throws: DaemonError.self, "\(bad)") { _ = try await DaemonConfiguration.load(file: try file(bad), environment: [:]) }
+        }
+    }
+
+    @Test func aRestrictedRouteAnswers403ToOthersAndServesItsGroup() async throws {
+        let url = try TestDatabase.create()
+        let outsider = try await RunningDaemon.start(databaseURL: url) { $0.access = RouteAccess(groups: ["/v1/verifications": [4_000_000]]) }
+        let refused = try await outsider.client.send(.GET, "/v1/verifications")
+        #expect(refused.status == 403 && refused.text.contains("forbidden") && refused.text.contains("uid \(getuid())"), "\(refused.text)")
+        #expect(OpenAPIDocument.shared.problems(path: "/v1/verifications", method: "GET", reply: refused).isEmpty)
+        #expect(try await outsider.client.send(.GET, "/v1/health").status == 200)
+        await outsider.stop()
+        let member = try await RunningDaemon.start(databaseURL: url) { $0.access = RouteAccess(groups: ["/v1/verifications": [getgid()]]) }
+        defer { Task { await member.stop() } }
+        #expect(try await member.client.send(.GET, "/v1/verifications").status == 200)
     }
 }
