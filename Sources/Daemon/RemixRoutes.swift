@@ -53,12 +53,7 @@ extension Routes {
         let pool = self.pool
         let (result, format) = try await threads.runIfActive { () throws -> (RemixResult, AudioFileFormat) in
             let keys = try keyStore.currentKeys()
-            let (audio, given) = try AudioDecoder.decodeMultichannel(bytes: body, source: "request body", raw: raw, maxDuration: maxSeconds)
-            var format = asked ?? given
-            if format.container == given.container { format.bitDepth = given.bitDepth }
-            do { try AudioWriter.checkEncodable(format, sampleRate: audio.sampleRate, channels: audio.channelCount) } catch {
-                throw APIError.badParameter("\(error); ask for another output (e.g. output=wav)")
-            }
+            let (audio, format) = try Self.decodeForRelease(body, raw: raw, asked: asked, maxSeconds: maxSeconds)
             // Verification and issuance are writes: not repeated on a stale connection.
             let result = try pool.withConnection(retryOnStaleConnection: false) { db in
                 try pipeline.run(audio, inputSHA256: ContentDigest.sha256(body), request: remixRequest, peer: peer, keys: keys, db: db) {

@@ -28,12 +28,7 @@ extension Routes {
         let pool = self.pool
         let (issued, format) = try await threads.runIfActive { () throws -> (IssuedWatermark, AudioFileFormat) in
             let keys = try keyStore.currentKeys()
-            let (audio, given) = try AudioDecoder.decodeMultichannel(bytes: body, source: "request body", raw: raw, maxDuration: maxSeconds)
-            var format = asked ?? given
-            if format.container == given.container { format.bitDepth = given.bitDepth }
-            do { try AudioWriter.checkEncodable(format, sampleRate: audio.sampleRate, channels: audio.channelCount) } catch {
-                throw APIError.badParameter("\(error); ask for another output (e.g. output=wav)")
-            }
+            let (audio, format) = try Self.decodeForRelease(body, raw: raw, asked: asked, maxSeconds: maxSeconds)
             try Issuer.check(audio, purpose: purpose, sources: sources)
             // An issuance is a write: not repeated on a stale connection.
             let issued = try pool.withConnection(retryOnStaleConnection: false) { db in
@@ -78,6 +73,18 @@ extension Routes {
         }
         context.summary.set("mark", answer.serial.map { "serial \($0)" } ?? "none")
         return try json(answer)
+    }
+
+    /// Audio to be released marked (a watermark, a remix): every channel at its own rate, and the
+    /// format to answer in: `asked`, else the body's own (at its bit depth when the container is the same).
+    static func decodeForRelease(_ body: [UInt8], raw: RawPCMFormat?, asked: AudioFileFormat?, maxSeconds: Double) throws -> (AudioBuffer, AudioFileFormat) {
+        let (audio, given) = try AudioDecoder.decodeMultichannel(bytes: body, source: "request body", raw: raw, maxDuration: maxSeconds)
+        var format = asked ?? given
+        if format.container == given.container { format.bitDepth = given.bitDepth }
+        do { try AudioWriter.checkEncodable(format, sampleRate: audio.sampleRate, channels: audio.channelCount) } catch {
+            throw APIError.badParameter("\(error); ask for another output (e.g. output=wav)")
+        }
+        return (audio, format)
     }
 
     /// `source=TRACK:VERSION`, repeated or comma-separated.

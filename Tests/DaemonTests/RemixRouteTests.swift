@@ -39,17 +39,6 @@ import Watermark
 
     func ledgerCount(_ url: String) throws -> Int { try Ledger(PostgresConnection(connectionString: url)).rows().count }
 
-    /// Keys in the daemon's data directory; the auditor's private key outside it.
-    func makeKeys(_ daemon: RunningDaemon) throws -> (IssuingKeys, AuditorPrivateKey) {
-        let outside = "/tmp/trm-" + UUID().uuidString.prefix(8)
-        try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: outside) }
-        let store = KeyStore(dataDirectory: daemon.directory)
-        _ = try store.initialize(auditorOut: outside + "/auditor.pem", auditorPublic: nil)
-        let auditor = try AuditorPrivateKey(pem: String(contentsOfFile: outside + "/auditor.pem", encoding: .utf8))
-        return (try store.currentKeys(), auditor)
-    }
-
     @Test func aReplaceStretchIsReplacedTheRestKeptAndTheLedgerNamesWhatWasReplaced() async throws {
         let url = try TestDatabase.create()
         let ids = try TestCatalog.store(seeds: [Self.claimed, Self.replaced], seconds: Self.seconds, databaseURL: url)
@@ -62,7 +51,7 @@ import Watermark
         ], source: "test", dryRun: false)
         let daemon = try await RunningDaemon.start(databaseURL: url)
         defer { Task { await daemon.stop() } }
-        let (keys, auditor) = try makeKeys(daemon)
+        let (keys, auditor) = try daemon.makeKeys()
 
         // 10 s of the claimed master, 10 s of the replaced one, 10 s more of the claimed one.
         let rate = TestCatalog.rate
@@ -117,7 +106,7 @@ import Watermark
         _ = try TestCatalog.store(seeds: [Self.claimed], seconds: 10, databaseURL: url)
         let daemon = try await RunningDaemon.start(databaseURL: url)
         defer { Task { await daemon.stop() } }
-        _ = try makeKeys(daemon)
+        _ = try daemon.makeKeys()
         let song = GeneratedMusic.stereoChords(seed: 2, seconds: 12)
         let reply = try await call(daemon, "POST", "/v1/remix?territory=se&output=wav", route: "/v1/remix",
                                    body: try AudioWriter.encode(song, as: AudioFileFormat(.wav)))
@@ -141,7 +130,7 @@ import Watermark
         let url = try TestDatabase.create()
         let daemon = try await RunningDaemon.start(databaseURL: url)
         defer { Task { await daemon.stop() } }
-        _ = try makeKeys(daemon)
+        _ = try daemon.makeKeys()
         let song = try GeneratedMusic.stereoWAV(seed: 1, seconds: 9)
         for (target, code) in [("/v1/remix", "bad_parameter"), ("/v1/remix?territory=SE&tempo=9", "bad_parameter"),
                                ("/v1/remix?territory=SE&style=polka", "unknown_style"),

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Registry
 import TestSupport
+import Watermark
 
 /// A daemon served in this process on a socket in a temporary directory, against a test
 /// database; stopped by cancelling its task.
@@ -49,5 +50,18 @@ final class RunningDaemon: Sendable {
         task.cancel()
         _ = try? await task.value
         try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+extension RunningDaemon {
+    /// Watermark keys in the daemon's data directory; the auditor's private key made outside it.
+    func makeKeys() throws -> (IssuingKeys, AuditorPrivateKey) {
+        let outside = "/tmp/tmk-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: outside) }
+        let store = KeyStore(dataDirectory: directory)
+        _ = try store.initialize(auditorOut: outside + "/auditor.pem", auditorPublic: nil)
+        let auditor = try AuditorPrivateKey(pem: String(contentsOfFile: outside + "/auditor.pem", encoding: .utf8))
+        return (try store.currentKeys(), auditor)
     }
 }

@@ -29,17 +29,6 @@ import Watermark
         (try? JSONDecoder().decode(APIError.Body.self, from: Data(reply.body)))?.error.code
     }
 
-    /// Keys in the daemon's data directory; the auditor's private key outside it.
-    func makeKeys(_ daemon: RunningDaemon) throws -> (IssuingKeys, AuditorPrivateKey) {
-        let outside = "/tmp/tmw-" + UUID().uuidString.prefix(8)
-        try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: outside) }
-        let store = KeyStore(dataDirectory: daemon.directory)
-        _ = try store.initialize(auditorOut: outside + "/auditor.pem", auditorPublic: nil)
-        let auditor = try AuditorPrivateKey(pem: String(contentsOfFile: outside + "/auditor.pem", encoding: .utf8))
-        return (try store.currentKeys(), auditor)
-    }
-
     @Test func issueFetchOpenAndDetect() async throws {
         let url = try TestDatabase.create()
         let ids = try TestCatalog.store(seeds: [101], seconds: 10, databaseURL: url)
@@ -50,7 +39,7 @@ import Watermark
         // No keys yet: the operator has to create them.
         let keyless = try await call(daemon, "POST", "/v1/watermarks", route: "/v1/watermarks", body: song)
         #expect(keyless.status == 503 && errorCode(keyless) == "watermark_keys_unavailable", "\(keyless.text)")
-        let (keys, auditor) = try makeKeys(daemon)
+        let (keys, auditor) = try daemon.makeKeys()
 
         let issued = try await call(daemon, "POST", "/v1/watermarks?purpose=radio%20edit%20%E2%80%93%20caf%C3%A9&source=\(ids[0]):2",
                                     route: "/v1/watermarks", body: song, headers: [("Content-Type", "audio/wav")])
@@ -129,7 +118,7 @@ import Watermark
         let url = try TestDatabase.create()
         let daemon = try await RunningDaemon.start(databaseURL: url)
         defer { Task { await daemon.stop() } }
-        _ = try makeKeys(daemon)
+        _ = try daemon.makeKeys()
         let clip = try GeneratedMusic.stereoWAV(seed: 32, seconds: 10)
         let reply = try await call(daemon, "POST", "/v1/watermarks/detect", route: "/v1/watermarks/detect", body: clip)
         #expect(reply.status == 200, "\(reply.text)")
