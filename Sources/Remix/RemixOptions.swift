@@ -3,7 +3,7 @@ import Foundation
 /// The remix a user asks for in options rather than a file (`tracemark remix` flags, `POST
 /// /v1/remix` query parameters), composed into one edit in a fixed order: trim, stem, the style
 /// preset, the edit file, tempo, pitch.
-public struct RemixOptions: Sendable, Equatable {
+public struct RemixOptions: Sendable {
     public var trim: (start: Double, end: Double?)?
     public var stem: Stem?
     public var style: String?
@@ -17,11 +17,6 @@ public struct RemixOptions: Sendable, Equatable {
     public static let pitchRange = -24.0...24.0
 
     public var isEmpty: Bool { trim == nil && stem == nil && style == nil && edit == nil && tempo == nil && pitch == nil }
-
-    public static func == (a: RemixOptions, b: RemixOptions) -> Bool {
-        a.trim?.start == b.trim?.start && a.trim?.end == b.trim?.end && a.stem == b.stem && a.style == b.style
-            && a.edit == b.edit && a.tempo == b.tempo && a.pitch == b.pitch
-    }
 
     /// Why an option's value cannot be used; `option` is its name without dashes.
     public struct Problem: Error, CustomStringConvertible, Sendable {

@@ -13,28 +13,15 @@ import Watermark
     static let claimed: UInt64 = 101, replaced: UInt64 = 202, unknown: UInt64 = 999
     static let seconds = 30.0
 
-    func call(_ daemon: RunningDaemon, _ method: String, _ target: String, route: String, body: [UInt8]? = nil) async throws -> DaemonClient.Reply {
-        let reply = try await daemon.client.send(.init(rawValue: method), target, body: body)
-        let problems = OpenAPIDocument.shared.problems(path: route, method: method, reply: reply)
-        #expect(problems.isEmpty, "\(method) \(target): \(problems.joined(separator: "; "))")
-        return reply
-    }
-
-    static let decoder: JSONDecoder = {
-        let d = JSONDecoder()
-        d.dateDecodingStrategy = .iso8601
-        return d
-    }()
-
     func report(_ reply: DaemonClient.Reply) throws -> RemixReport {
         let header = try #require(reply.header("Tracemark-Report"))
         #expect(OpenAPIDocument.shared.problems(json: Data(header.utf8), schema: "RemixReport").isEmpty)
-        return try Self.decoder.decode(RemixReport.self, from: Data(header.utf8))
+        return try RunningDaemon.decoder.decode(RemixReport.self, from: Data(header.utf8))
     }
 
     func matches(_ daemon: RunningDaemon, _ samples: [Float]) async throws -> [Int32] {
-        let reply = try await call(daemon, "POST", "/v1/match?top=5", route: "/v1/match", body: try TestCatalog.wav(samples))
-        return try Self.decoder.decode(MatchAnswer.self, from: Data(reply.body)).matches.map(\.track_id)
+        let reply = try await daemon.call("POST", "/v1/match?top=5", route: "/v1/match", body: try TestCatalog.wav(samples))
+        return try RunningDaemon.decoder.decode(MatchAnswer.self, from: Data(reply.body)).matches.map(\.track_id)
     }
 
     func ledgerCount(_ url: String) throws -> Int { try Ledger(PostgresConnection(connectionString: url)).rows().count }
@@ -61,7 +48,7 @@ import Watermark
             + GeneratedMusic.excerpt(a, sampleRate: rate, start: 15, seconds: 10)
         let body = try TestCatalog.wav(mix)
 
-        let reply = try await call(daemon, "POST", "/v1/remix?territory=SE&seed=5", route: "/v1/remix", body: body)
+        let reply = try await daemon.call("POST", "/v1/remix?territory=SE&seed=5", route: "/v1/remix", body: body)
         try #require(reply.status == 200, "\(reply.text)")
         let report = try report(reply)
         #expect(report.released && report.decision == .replace && report.serial.map(String.init) == reply.header("Tracemark-Serial"))
@@ -80,8 +67,8 @@ import Watermark
         #expect(try await matches(daemon, slice(22, 30)).first == ids[0])
 
         // The watermark leads back to a ledger row whose payload names the replaced stretch and its master.
-        let detected = try await call(daemon, "POST", "/v1/watermarks/detect", route: "/v1/watermarks/detect", body: reply.body)
-        let answer = try Self.decoder.decode(WatermarkDetectAnswer.self, from: Data(detected.body))
+        let detected = try await daemon.call("POST", "/v1/watermarks/detect", route: "/v1/watermarks/detect", body: reply.body)
+        let answer = try RunningDaemon.decoder.decode(WatermarkDetectAnswer.self, from: Data(detected.body))
         #expect(answer.isValid && answer.serial == report.serial, "\(detected.text)")
         let serial = try #require(report.serial)
         let row = try #require(try Ledger(db).row(serial: serial))
@@ -93,9 +80,9 @@ import Watermark
 
         // Where the replaced master's remix use is not covered, the default policy blocks: 451, no ledger row.
         let rows = try ledgerCount(url)
-        let refused = try await call(daemon, "POST", "/v1/remix?territory=US", route: "/v1/remix", body: body)
+        let refused = try await daemon.call("POST", "/v1/remix?territory=US", route: "/v1/remix", body: body)
         #expect(refused.status == 451, "\(refused.text)")
-        let error = try Self.decoder.decode(APIError.Body.self, from: Data(refused.body)).error
+        let error = try RunningDaemon.decoder.decode(APIError.Body.self, from: Data(refused.body)).error
         #expect(error.code == "blocked" && error.report?.released == false && error.report?.serial == nil)
         #expect(error.report?.segments.map(\.outcome) == [.kept, .refused, .kept])
         #expect(try ledgerCount(url) == rows)
@@ -108,7 +95,7 @@ import Watermark
         defer { Task { await daemon.stop() } }
         _ = try daemon.makeKeys()
         let song = GeneratedMusic.stereoChords(seed: 2, seconds: 12)
-        let reply = try await call(daemon, "POST", "/v1/remix?territory=se&output=wav", route: "/v1/remix",
+        let reply = try await daemon.call("POST", "/v1/remix?territory=se&output=wav", route: "/v1/remix",
                                    body: try AudioWriter.encode(song, as: AudioFileFormat(.wav)))
         try #require(reply.status == 200, "\(reply.text)")
         let report = try report(reply)
@@ -136,9 +123,9 @@ import Watermark
                                ("/v1/remix?territory=SE&style=polka", "unknown_style"),
                                ("/v1/remix?territory=SE&edit=%7B%22operations%22%3A%5B%7B%22op%22%3A%22gain%22%7D%5D%7D", "bad_edit"),
                                ("/v1/remix?territory=SE&trim=5:2", "bad_parameter"), ("/v1/remix?territory=SE&trim=0:4", "unsuitable_audio")] {
-            let reply = try await call(daemon, "POST", target, route: "/v1/remix", body: song)
+            let reply = try await daemon.call("POST", target, route: "/v1/remix", body: song)
             #expect(reply.status == 400, "\(target): \(reply.text)")
-            #expect((try? Self.decoder.decode(APIError.Body.self, from: Data(reply.body)))?.error.code == code, "\(target): \(reply.text)")
+            #expect((try? RunningDaemon.decoder.decode(APIError.Body.self, from: Data(reply.body)))?.error.code == code, "\(target): \(reply.text)")
         }
         let verifications = try RightsStore(PostgresConnection(connectionString: url)).verifications(after: 0, limit: 10, decision: nil)
         #expect(verifications.isEmpty)

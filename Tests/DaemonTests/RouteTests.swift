@@ -10,19 +10,8 @@ import Testing
     static let seeds: [UInt64] = [101, 202, 303]
     static let masterSeconds = 30.0
 
-    /// Sends a request and checks the reply against the document.
-    func call(_ daemon: RunningDaemon, _ method: String, _ target: String, route: String,
-              body: [UInt8]? = nil, headers: [(String, String)] = []) async throws -> DaemonClient.Reply {
-        let reply = try await daemon.client.send(.init(rawValue: method), target, body: body, headers: headers)
-        let problems = OpenAPIDocument.shared.problems(path: route, method: method, reply: reply)
-        #expect(problems.isEmpty, "\(method) \(target): \(problems.joined(separator: "; "))")
-        return reply
-    }
-
     func decode<T: Decodable>(_ type: T.Type, _ reply: DaemonClient.Reply) throws -> T {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return try decoder.decode(type, from: Data(reply.body))
+        try RunningDaemon.decoder.decode(type, from: Data(reply.body))
     }
 
     func errorCode(_ reply: DaemonClient.Reply) -> String? {
@@ -40,7 +29,7 @@ import Testing
         defer { Task { await daemon.stop() } }
 
         let clip = try TestCatalog.excerpt(seed: Self.seeds[1], masterSeconds: Self.masterSeconds, start: 12.3, seconds: 6)
-        let reply = try await call(daemon, "POST", "/v1/match?top=3", route: "/v1/match", body: clip,
+        let reply = try await daemon.call("POST", "/v1/match?top=3", route: "/v1/match", body: clip,
                                    headers: [("Content-Type", "audio/wav")])
         #expect(reply.status == 200)
         let answer = try decode(MatchAnswer.self, reply)
@@ -54,7 +43,7 @@ import Testing
         #expect(reply.header("Server-Timing")?.contains("lookup;dur=") == true)
 
         // The same clip as raw PCM: 16-bit little-endian after the 44-byte WAV header.
-        let raw = try await call(daemon, "POST", "/v1/match?format=s16le&rate=\(TestCatalog.rate)&channels=1", route: "/v1/match",
+        let raw = try await daemon.call("POST", "/v1/match?format=s16le&rate=\(TestCatalog.rate)&channels=1", route: "/v1/match",
                                  body: Array(clip.dropFirst(44)))
         #expect(try decode(MatchAnswer.self, raw).matches.first?.track_id == ids[1])
     }
@@ -65,7 +54,7 @@ import Testing
         let daemon = try await RunningDaemon.start(databaseURL: url)
         defer { Task { await daemon.stop() } }
         let unknown = try TestCatalog.excerpt(seed: 999, masterSeconds: 20, start: 2, seconds: 10)
-        let reply = try await call(daemon, "POST", "/v1/match", route: "/v1/match", body: unknown)
+        let reply = try await daemon.call("POST", "/v1/match", route: "/v1/match", body: unknown)
         #expect(reply.status == 200)
         #expect(try decode(MatchAnswer.self, reply).matches.isEmpty)
     }
@@ -76,24 +65,24 @@ import Testing
         let daemon = try await RunningDaemon.start(databaseURL: url) { $0.maxBodyBytes = 100_000 }
         defer { Task { await daemon.stop() } }
 
-        let garbage = try await call(daemon, "POST", "/v1/match", route: "/v1/match", body: Array("not audio at all".utf8))
+        let garbage = try await daemon.call("POST", "/v1/match", route: "/v1/match", body: Array("not audio at all".utf8))
         #expect(garbage.status == 400 && errorCode(garbage) == "unreadable_audio")
-        let empty = try await call(daemon, "POST", "/v1/match", route: "/v1/match", body: [])
+        let empty = try await daemon.call("POST", "/v1/match", route: "/v1/match", body: [])
         #expect(empty.status == 400 && errorCode(empty) == "empty_body")
-        let large = try await call(daemon, "POST", "/v1/match", route: "/v1/match", body: [UInt8](repeating: 1, count: 100_001))
+        let large = try await daemon.call("POST", "/v1/match", route: "/v1/match", body: [UInt8](repeating: 1, count: 100_001))
         #expect(large.status == 413 && errorCode(large) == "body_too_large")
-        let json = try await call(daemon, "POST", "/v1/match", route: "/v1/match", body: Array("{}".utf8),
+        let json = try await daemon.call("POST", "/v1/match", route: "/v1/match", body: Array("{}".utf8),
                                   headers: [("Content-Type", "application/json")])
         #expect(json.status == 415 && errorCode(json) == "unsupported_media_type")
-        let format = try await call(daemon, "POST", "/v1/match?format=f32le&rate=8000&channels=1", route: "/v1/match", body: [0, 0, 0, 0])
+        let format = try await daemon.call("POST", "/v1/match?format=f32le&rate=8000&channels=1", route: "/v1/match", body: [0, 0, 0, 0])
         #expect(format.status == 415)
-        let noRate = try await call(daemon, "POST", "/v1/match?format=s16le", route: "/v1/match", body: [0, 0])
+        let noRate = try await daemon.call("POST", "/v1/match?format=s16le", route: "/v1/match", body: [0, 0])
         #expect(noRate.status == 400 && errorCode(noRate) == "bad_parameter")
-        let top = try await call(daemon, "POST", "/v1/match?top=0", route: "/v1/match", body: [0, 0])
+        let top = try await daemon.call("POST", "/v1/match?top=0", route: "/v1/match", body: [0, 0])
         #expect(top.status == 400 && errorCode(top) == "bad_parameter")
-        let badID = try await call(daemon, "GET", "/v1/tracks/abc", route: "/v1/tracks/{id}")
+        let badID = try await daemon.call("GET", "/v1/tracks/abc", route: "/v1/tracks/{id}")
         #expect(badID.status == 400)
-        let missing = try await call(daemon, "GET", "/v1/tracks/424242", route: "/v1/tracks/{id}")
+        let missing = try await daemon.call("GET", "/v1/tracks/424242", route: "/v1/tracks/{id}")
         #expect(missing.status == 404 && errorCode(missing) == "track_not_found")
         let route = try await daemon.client.send(.GET, "/v1/nothing-here")
         #expect(route.status == 404 && errorCode(route) == "not_found")
@@ -105,19 +94,19 @@ import Testing
         let daemon = try await RunningDaemon.start(databaseURL: url)
         defer { Task { await daemon.stop() } }
 
-        let health = try decode(Health.self, try await call(daemon, "GET", "/v1/health", route: "/v1/health"))
+        let health = try decode(Health.self, try await daemon.call("GET", "/v1/health", route: "/v1/health"))
         #expect(health.status == "ok" && health.catalog.tracks == 3 && health.catalog.hashes > 0)
         #expect(abs(health.catalog.hours - 30.0 / 3600) < 0.001)
 
-        let first = try decode(TrackPage.self, try await call(daemon, "GET", "/v1/tracks?limit=2", route: "/v1/tracks"))
+        let first = try decode(TrackPage.self, try await daemon.call("GET", "/v1/tracks?limit=2", route: "/v1/tracks"))
         #expect(first.tracks.map(\.id) == Array(ids.prefix(2)) && first.next_after == ids[1])
-        let second = try decode(TrackPage.self, try await call(daemon, "GET", "/v1/tracks?limit=2&after=\(ids[1])", route: "/v1/tracks"))
+        let second = try decode(TrackPage.self, try await daemon.call("GET", "/v1/tracks?limit=2&after=\(ids[1])", route: "/v1/tracks"))
         #expect(second.tracks.map(\.id) == [ids[2]] && second.next_after == nil)
-        let one = try decode(TrackInfo.self, try await call(daemon, "GET", "/v1/tracks/\(ids[0])", route: "/v1/tracks/{id}"))
+        let one = try decode(TrackInfo.self, try await daemon.call("GET", "/v1/tracks/\(ids[0])", route: "/v1/tracks/{id}"))
         #expect(one.title == "Song 101" && one.album == nil && one.content_sha256.count == 64)
 
-        _ = try await call(daemon, "GET", "/v1/tracks/999999", route: "/v1/tracks/{id}")
-        let metrics = try await call(daemon, "GET", "/metrics", route: "/metrics").text
+        _ = try await daemon.call("GET", "/v1/tracks/999999", route: "/v1/tracks/{id}")
+        let metrics = try await daemon.call("GET", "/metrics", route: "/metrics").text
         #expect(metrics.contains(#"tracemark_http_requests_total{route="/v1/tracks/{id}",method="GET",status="404"} 1"#), "\(metrics)")
         #expect(metrics.contains(#"tracemark_http_requests_total{route="/v1/health",method="GET",status="200"} 1"#))
         #expect(metrics.contains("tracemark_http_request_duration_seconds_bucket"))
@@ -159,14 +148,14 @@ import Testing
         // Refuse new connections and end the pooled ones, as a restart would.
         try admin.execute("ALTER DATABASE \(name) ALLOW_CONNECTIONS false")
         try admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", [.text(String(name))])
-        let away = try await call(daemon, "POST", "/v1/match", route: "/v1/match", body: clip)
+        let away = try await daemon.call("POST", "/v1/match", route: "/v1/match", body: clip)
         #expect(away.status == 503 && errorCode(away) == "database_unavailable")
         #expect(away.header("Retry-After") == "5")
-        let health = try await call(daemon, "GET", "/v1/health", route: "/v1/health")
+        let health = try await daemon.call("GET", "/v1/health", route: "/v1/health")
         #expect(health.status == 503)
 
         try admin.execute("ALTER DATABASE \(name) ALLOW_CONNECTIONS true")
-        let back = try await call(daemon, "POST", "/v1/match", route: "/v1/match", body: clip)
+        let back = try await daemon.call("POST", "/v1/match", route: "/v1/match", body: clip)
         #expect(back.status == 200)
         #expect(try decode(MatchAnswer.self, back).matches.count == 1)
     }

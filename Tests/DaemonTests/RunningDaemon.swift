@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Registry
 import TestSupport
+import Testing
 import Watermark
 
 /// A daemon served in this process on a socket in a temporary directory, against a test
@@ -54,6 +55,22 @@ final class RunningDaemon: Sendable {
 }
 
 extension RunningDaemon {
+    /// Sends a request and checks the reply against docs/openapi.yaml (`route` in its path syntax).
+    func call(_ method: String, _ target: String, route: String, body: [UInt8]? = nil, headers: [(String, String)] = [],
+              sourceLocation: SourceLocation = #_sourceLocation) async throws -> DaemonClient.Reply {
+        let reply = try await client.send(.init(rawValue: method), target, body: body, headers: headers)
+        let problems = OpenAPIDocument.shared.problems(path: route, method: method, reply: reply)
+        #expect(problems.isEmpty, "\(method) \(target): \(problems.joined(separator: "; "))", sourceLocation: sourceLocation)
+        return reply
+    }
+
+    /// The API's JSON as the tests read it: ISO 8601 dates.
+    static let decoder: JSONDecoder = {
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .iso8601
+        return d
+    }()
+
     /// Watermark keys in the daemon's data directory; the auditor's private key made outside it.
     func makeKeys() throws -> (IssuingKeys, AuditorPrivateKey) {
         let outside = "/tmp/tmk-" + UUID().uuidString.prefix(8)

@@ -12,19 +12,6 @@ import Testing
     static let first: UInt64 = 101, second: UInt64 = 202, unknown: UInt64 = 999
     static let seconds = 30.0
 
-    func call(_ daemon: RunningDaemon, _ method: String, _ target: String, route: String, body: [UInt8]? = nil) async throws -> DaemonClient.Reply {
-        let reply = try await daemon.client.send(.init(rawValue: method), target, body: body)
-        let problems = OpenAPIDocument.shared.problems(path: route, method: method, reply: reply)
-        #expect(problems.isEmpty, "\(method) \(target): \(problems.joined(separator: "; "))")
-        return reply
-    }
-
-    static let decoder: JSONDecoder = {
-        let d = JSONDecoder()
-        d.dateDecodingStrategy = .iso8601
-        return d
-    }()
-
     @Test func aQueryOfTwoMastersAndUnknownAudioGetsThreeSegmentsWithTheirActions() async throws {
         let url = try TestDatabase.create()
         let ids = try TestCatalog.store(seeds: [Self.first, Self.second], seconds: Self.seconds, databaseURL: url)
@@ -45,9 +32,9 @@ import Testing
         let c = GeneratedMusic.track(seed: Self.unknown, seconds: 8, sampleRate: rate)
         let query = try TestCatalog.wav(a + b + c)
 
-        let reply = try await call(daemon, "POST", "/v1/verify?use=remix&territory=se", route: "/v1/verify", body: query)
+        let reply = try await daemon.call("POST", "/v1/verify?use=remix&territory=se", route: "/v1/verify", body: query)
         #expect(reply.status == 200, "\(reply.text)")
-        let answer = try Self.decoder.decode(VerifyAnswer.self, from: Data(reply.body))
+        let answer = try RunningDaemon.decoder.decode(VerifyAnswer.self, from: Data(reply.body))
         try #require(answer.segments.count == 3, "\(reply.text)")
         let (s1, s2, s3) = (answer.segments[0], answer.segments[1], answer.segments[2])
         #expect(s1.track?.track_id == ids[0] && s1.action == .claim && s1.policy?.holder == "Label A")
@@ -60,18 +47,18 @@ import Testing
         #expect(answer.audio_sha256 == ContentDigest.sha256(query).map { String(format: "%02x", $0) }.joined())
 
         // Outside Sweden the second master falls to the default policy for remixes: block.
-        let elsewhere = try Self.decoder.decode(VerifyAnswer.self, from: Data(
-            try await call(daemon, "POST", "/v1/verify?use=remix&territory=US", route: "/v1/verify", body: query).body))
+        let elsewhere = try RunningDaemon.decoder.decode(VerifyAnswer.self, from: Data(
+            try await daemon.call("POST", "/v1/verify?use=remix&territory=US", route: "/v1/verify", body: query).body))
         #expect(elsewhere.segments.map(\.action) == [.claim, .block, .allow] && elsewhere.decision == .block)
 
         // Both were recorded, with the asking process's credentials.
-        let page = try Self.decoder.decode(VerificationPage.self, from: Data(
-            try await call(daemon, "GET", "/v1/verifications?limit=10", route: "/v1/verifications").body))
+        let page = try RunningDaemon.decoder.decode(VerificationPage.self, from: Data(
+            try await daemon.call("GET", "/v1/verifications?limit=10", route: "/v1/verifications").body))
         #expect(page.verifications.map(\.id) == [answer.verification_id, elsewhere.verification_id])
         #expect(page.verifications.allSatisfy { $0.peer_uid == Int32(bitPattern: getuid()) && $0.peer_pid == getpid() })
         #expect(page.verifications.first?.segments == answer.segments)
-        let blocked = try Self.decoder.decode(VerificationPage.self, from: Data(
-            try await call(daemon, "GET", "/v1/verifications?decision=block", route: "/v1/verifications").body))
+        let blocked = try RunningDaemon.decoder.decode(VerificationPage.self, from: Data(
+            try await daemon.call("GET", "/v1/verifications?decision=block", route: "/v1/verifications").body))
         #expect(blocked.verifications.map(\.id) == [elsewhere.verification_id])
     }
 
@@ -82,10 +69,10 @@ import Testing
         let clip = try TestCatalog.wav(GeneratedMusic.track(seed: 5, seconds: 3, sampleRate: TestCatalog.rate))
         for target in ["/v1/verify?territory=SE", "/v1/verify?use=dance&territory=SE", "/v1/verify?use=remix",
                        "/v1/verify?use=remix&territory=XX", "/v1/verify?use=remix&territory=SE&at=yesterday"] {
-            let reply = try await call(daemon, "POST", target, route: "/v1/verify", body: clip)
+            let reply = try await daemon.call("POST", target, route: "/v1/verify", body: clip)
             #expect(reply.status == 400, "\(target)")
         }
-        let history = try await call(daemon, "GET", "/v1/verifications?decision=maybe", route: "/v1/verifications")
+        let history = try await daemon.call("GET", "/v1/verifications?decision=maybe", route: "/v1/verifications")
         #expect(history.status == 400)
     }
 }

@@ -11,20 +11,6 @@ import Watermark
 @Suite struct WatermarkRouteTests {
     static let seconds = 20.0
 
-    func call(_ daemon: RunningDaemon, _ method: String, _ target: String, route: String, body: [UInt8]? = nil,
-              headers: [(String, String)] = []) async throws -> DaemonClient.Reply {
-        let reply = try await daemon.client.send(.init(rawValue: method), target, body: body, headers: headers)
-        let problems = OpenAPIDocument.shared.problems(path: route, method: method, reply: reply)
-        #expect(problems.isEmpty, "\(method) \(target): \(problems.joined(separator: "; "))")
-        return reply
-    }
-
-    static let decoder: JSONDecoder = {
-        let d = JSONDecoder()
-        d.dateDecodingStrategy = .iso8601
-        return d
-    }()
-
     func errorCode(_ reply: DaemonClient.Reply) -> String? {
         (try? JSONDecoder().decode(APIError.Body.self, from: Data(reply.body)))?.error.code
     }
@@ -37,11 +23,11 @@ import Watermark
         let song = try GeneratedMusic.stereoWAV(seed: 31, seconds: Self.seconds)
 
         // No keys yet: the operator has to create them.
-        let keyless = try await call(daemon, "POST", "/v1/watermarks", route: "/v1/watermarks", body: song)
+        let keyless = try await daemon.call("POST", "/v1/watermarks", route: "/v1/watermarks", body: song)
         #expect(keyless.status == 503 && errorCode(keyless) == "watermark_keys_unavailable", "\(keyless.text)")
         let (keys, auditor) = try daemon.makeKeys()
 
-        let issued = try await call(daemon, "POST", "/v1/watermarks?purpose=radio%20edit%20%E2%80%93%20caf%C3%A9&source=\(ids[0]):2",
+        let issued = try await daemon.call("POST", "/v1/watermarks?purpose=radio%20edit%20%E2%80%93%20caf%C3%A9&source=\(ids[0]):2",
                                     route: "/v1/watermarks", body: song, headers: [("Content-Type", "audio/wav")])
         try #require(issued.status == 200, "\(issued.text)")
         #expect(issued.header("Content-Type") == "audio/wav")
@@ -52,7 +38,7 @@ import Watermark
         #expect(issued.body != song)
 
         // The certificate: signed by the registry, readable with the auditor's key only.
-        let fetched = try await call(daemon, "GET", "/v1/watermarks/\(serial)", route: "/v1/watermarks/{serial}")
+        let fetched = try await daemon.call("GET", "/v1/watermarks/\(serial)", route: "/v1/watermarks/{serial}")
         #expect(fetched.status == 200 && fetched.header("Content-Type") == "application/octet-stream")
         let certificate = try Certificate(bytes: fetched.body)
         let payload = try certificate.open(auditorKey: auditor, verifyingKey: keys.signing.publicKey)
@@ -69,9 +55,9 @@ import Watermark
         }
 
         // Detection finds the serial and the ledger row, and every signature verifies.
-        let detected = try await call(daemon, "POST", "/v1/watermarks/detect", route: "/v1/watermarks/detect", body: issued.body)
+        let detected = try await daemon.call("POST", "/v1/watermarks/detect", route: "/v1/watermarks/detect", body: issued.body)
         try #require(detected.status == 200, "\(detected.text)")
-        let answer = try Self.decoder.decode(WatermarkDetectAnswer.self, from: Data(detected.body))
+        let answer = try RunningDaemon.decoder.decode(WatermarkDetectAnswer.self, from: Data(detected.body))
         let row = try #require(try Ledger(PostgresConnection(connectionString: url)).row(serial: serial))
         #expect(answer.found && answer.serial == serial && answer.mark_key_id == keys.mark.id.hex)
         #expect(answer.ledger_row?.serial == serial && answer.ledger_row?.issued_at_ms == row.issuedAtMilliseconds)
@@ -83,7 +69,7 @@ import Watermark
 
         // Raw PCM in, FLAC out on request; the second row chains to the first.
         let pcm = try AudioWriter.encode(marked, as: AudioFileFormat(.s16le))
-        let second = try await call(daemon, "POST", "/v1/watermarks?format=s16le&rate=44100&channels=2&output=flac",
+        let second = try await daemon.call("POST", "/v1/watermarks?format=s16le&rate=44100&channels=2&output=flac",
                                     route: "/v1/watermarks", body: pcm)
         try #require(second.status == 200, "\(second.text)")
         #expect(second.header("Content-Type") == "audio/flac")
@@ -94,22 +80,22 @@ import Watermark
         #expect(LedgerChain.firstBreak(rows, verifyingKeys: [keys.signing.id.hex: keys.signing.publicKey]) == nil)
 
         // Errors: unknown and malformed serials, unsuitable audio, bad parameters; none writes a row.
-        let unknown = try await call(daemon, "GET", "/v1/watermarks/\(serial + 40)", route: "/v1/watermarks/{serial}")
+        let unknown = try await daemon.call("GET", "/v1/watermarks/\(serial + 40)", route: "/v1/watermarks/{serial}")
         #expect(unknown.status == 404 && errorCode(unknown) == "watermark_not_found")
-        let malformed = try await call(daemon, "GET", "/v1/watermarks/abc", route: "/v1/watermarks/{serial}")
+        let malformed = try await daemon.call("GET", "/v1/watermarks/abc", route: "/v1/watermarks/{serial}")
         #expect(malformed.status == 400 && errorCode(malformed) == "bad_parameter")
         let short = try TestCatalog.wav(GeneratedMusic.track(seed: 5, seconds: 4, sampleRate: TestCatalog.rate))
-        let tooShort = try await call(daemon, "POST", "/v1/watermarks", route: "/v1/watermarks", body: short)
+        let tooShort = try await daemon.call("POST", "/v1/watermarks", route: "/v1/watermarks", body: short)
         #expect(tooShort.status == 400 && errorCode(tooShort) == "unsuitable_audio", "\(tooShort.text)")
         for target in ["/v1/watermarks?source=\(ids[0])", "/v1/watermarks?source=999999:1", "/v1/watermarks?output=aiff",
                        "/v1/watermarks?output=opus"] {
-            let refused = try await call(daemon, "POST", target, route: "/v1/watermarks", body: song)
+            let refused = try await daemon.call("POST", target, route: "/v1/watermarks", body: song)
             #expect(refused.status == 400 && errorCode(refused) == "bad_parameter", "\(target): \(refused.text)")
         }
-        let json = try await call(daemon, "POST", "/v1/watermarks", route: "/v1/watermarks", body: Array("{}".utf8),
+        let json = try await daemon.call("POST", "/v1/watermarks", route: "/v1/watermarks", body: Array("{}".utf8),
                                   headers: [("Content-Type", "application/json")])
         #expect(json.status == 415)
-        let garbage = try await call(daemon, "POST", "/v1/watermarks/detect", route: "/v1/watermarks/detect", body: Array("not audio".utf8))
+        let garbage = try await daemon.call("POST", "/v1/watermarks/detect", route: "/v1/watermarks/detect", body: Array("not audio".utf8))
         #expect(garbage.status == 400 && errorCode(garbage) == "unreadable_audio")
         #expect(try Ledger(PostgresConnection(connectionString: url)).rows().count == 2)
     }
@@ -120,9 +106,9 @@ import Watermark
         defer { Task { await daemon.stop() } }
         _ = try daemon.makeKeys()
         let clip = try GeneratedMusic.stereoWAV(seed: 32, seconds: 10)
-        let reply = try await call(daemon, "POST", "/v1/watermarks/detect", route: "/v1/watermarks/detect", body: clip)
+        let reply = try await daemon.call("POST", "/v1/watermarks/detect", route: "/v1/watermarks/detect", body: clip)
         #expect(reply.status == 200, "\(reply.text)")
-        let answer = try Self.decoder.decode(WatermarkDetectAnswer.self, from: Data(reply.body))
+        let answer = try RunningDaemon.decoder.decode(WatermarkDetectAnswer.self, from: Data(reply.body))
         #expect(!answer.found && answer.serial == nil && answer.ledger_row == nil && answer.signature == nil)
     }
 
