@@ -223,7 +223,9 @@ extension RemixCommand {
             : "refused: the rights block this \(r.use.rawValue) in \(r.territory) (verification \(r.verification_id)); nothing written"]
         for s in r.segments {
             let what = s.segment.track.map { "track \($0.track_id)" + ($0.title.map { " \($0)" } ?? "") } ?? "no catalog recording"
-            var line = String(format: "  %7.2f-%7.2f s  %-8@ %@", s.segment.start_s, s.segment.end_s, s.outcome.rawValue, what)
+            // Foundation on Linux ignores widths on %@: pad the outcome by hand.
+            var line = String(format: "  %7.2f-%7.2f s  ", s.segment.start_s, s.segment.end_s)
+                + s.outcome.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0) + " " + what
             line += ": \(s.applied.rawValue)"
             if let replacement = s.replacement {
                 line += String(format: " (new material %.2f-%.2f s, %@, %.0f BPM, %d round%@)", replacement.start_s, replacement.end_s,
