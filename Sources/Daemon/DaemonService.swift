@@ -34,6 +34,10 @@ public enum DaemonService {
             throw DaemonError.configuration("cannot open the registry: \(error)")
         }
         defer { registry.close() }
+        if let problem = registry.historyWriterProblem {
+            logger.warning("history appended without its role", metadata: [
+                "problem": "\(problem)", "fix": "tracemark doctor; docs/operations.md (An external database)"])
+        }
         let pool = ConnectionPool(connectionString: registry.connectionString, capacity: configuration.poolSize)
         defer { pool.close() }
         let threads = NIOThreadPool(numberOfThreads: configuration.poolSize)

@@ -13,19 +13,22 @@ public struct Ledger: Sendable {
     /// digest for the first row) and returns the row to store.
     public func append(_ make: (_ serial: UInt64, _ previous: [UInt8]) throws -> LedgerRow) throws -> LedgerRow {
         try db.transaction {
+            // Taken before switching to the history role: this lock mode needs more than INSERT.
             try db.execute("LOCK TABLE watermark_ledger IN SHARE ROW EXCLUSIVE MODE")
-            let previous = try db.query("SELECT row_sha256 FROM watermark_ledger ORDER BY serial DESC LIMIT 1").rows.first?[0].bytes
-            guard let serial = try db.query("SELECT nextval('watermark_serials')").rows.first?[0].int, serial > 0 else {
-                throw RegistryError.decoding("nextval gave no serial")
+            return try HistoryWriter.run(db) {
+                let previous = try db.query("SELECT row_sha256 FROM watermark_ledger ORDER BY serial DESC LIMIT 1").rows.first?[0].bytes
+                guard let serial = try db.query("SELECT nextval('watermark_serials')").rows.first?[0].int, serial > 0 else {
+                    throw RegistryError.decoding("nextval gave no serial")
+                }
+                let row = try make(UInt64(serial), previous ?? LedgerChain.genesis)
+                try db.query("""
+                    INSERT INTO watermark_ledger (serial, issued_at, certificate, previous_sha256, row_sha256, signing_key_id, row_signature)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7)
+                    """, [.int64(Int64(row.serial)), .timestamp(Date(timeIntervalSince1970: Double(row.issuedAtMilliseconds) / 1000)),
+                          .bytea(row.certificate), .bytea(row.previousSHA256), .bytea(row.rowSHA256), .text(row.signingKeyID),
+                          .bytea(row.rowSignature)])
+                return row
             }
-            let row = try make(UInt64(serial), previous ?? LedgerChain.genesis)
-            try db.query("""
-                INSERT INTO watermark_ledger (serial, issued_at, certificate, previous_sha256, row_sha256, signing_key_id, row_signature)
-                VALUES ($1, $2, $3, $4, $5, $6, $7)
-                """, [.int64(Int64(row.serial)), .timestamp(Date(timeIntervalSince1970: Double(row.issuedAtMilliseconds) / 1000)),
-                      .bytea(row.certificate), .bytea(row.previousSHA256), .bytea(row.rowSHA256), .text(row.signingKeyID),
-                      .bytea(row.rowSignature)])
-            return row
         }
     }
 

@@ -38,6 +38,9 @@ public final class PostgresConnection: @unchecked Sendable {
 
     public var isOpen: Bool { PQstatus(connection) == CONNECTION_OK }
 
+    /// True between BEGIN and COMMIT or ROLLBACK.
+    public var inTransaction: Bool { PQtransactionStatus(connection) != PQTRANS_IDLE }
+
     /// Runs one or more statements without parameters (migrations, BEGIN/COMMIT).
     public func execute(_ sql: String) throws {
         let result = PQexec(connection, sql)

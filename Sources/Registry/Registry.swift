@@ -5,6 +5,8 @@ import Foundation
 public final class Registry: @unchecked Sendable {
     public let connectionString: String
     public let embedded: EmbeddedCluster?
+    /// Why the history is not appended through its role (`HistoryWriter`), or nil when it is.
+    public private(set) var historyWriterProblem: String?
 
     /// `databaseURL` nil or empty means the embedded cluster under `dataDirectory`.
     public init(databaseURL: String?, dataDirectory: String) throws {
@@ -18,7 +20,9 @@ public final class Registry: @unchecked Sendable {
             embedded = cluster
         }
         do {
-            try Migrator.bundled().migrate(connect())
+            let db = try connect()
+            try Migrator.bundled().migrate(db)
+            historyWriterProblem = try HistoryWriter.prepare(db)
         } catch {
             close()
             throw error

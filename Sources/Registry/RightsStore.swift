@@ -118,7 +118,12 @@ public struct RightsStore: Sendable {
     }
 
     /// `apply` for a caller that holds the transaction (ingest stores a track and its rights together).
+    /// Runs as the history role: policies only ever gain versions.
     public func applyInTransaction(_ changes: [PolicyChange], source: String) throws -> ImportSummary {
+        try HistoryWriter.run(db) { try applyAsHistoryWriter(changes, source: source) }
+    }
+
+    private func applyAsHistoryWriter(_ changes: [PolicyChange], source: String) throws -> ImportSummary {
         var summary = ImportSummary()
         var problems: [String] = []
         for change in changes {
@@ -200,11 +205,11 @@ public struct RightsStore: Sendable {
     public func recordVerification(peerUID: Int32?, peerGID: Int32?, peerPID: Int32?, use: String, territory: String,
                                    evaluatedAt: Date, audioSHA256: [UInt8], decision: String, segmentsJSON: String) throws -> Int64 {
         func optional(_ v: Int32?) -> PostgresParameter { v.map(PostgresParameter.int32) ?? .null }
-        let row = try db.query("""
+        let row = try HistoryWriter.run(db) { try db.query("""
             INSERT INTO verifications (peer_uid, peer_gid, peer_pid, use, territory, evaluated_at, audio_sha256, decision, segments)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb) RETURNING id
             """, [optional(peerUID), optional(peerGID), optional(peerPID), .text(use), .text(territory), .timestamp(evaluatedAt),
-                  .bytea(audioSHA256), .text(decision), .text(segmentsJSON)])
+                  .bytea(audioSHA256), .text(decision), .text(segmentsJSON)]) }
         guard let id = row.rows.first?[0].int else { throw RegistryError.decoding("INSERT ... RETURNING id gave no id") }
         return id
     }

@@ -21,6 +21,7 @@ struct DatabaseCommand: ParsableCommand {
             defer { registry.close() }
             let status = try Migrator.bundled().status(registry.connect())
             print("schema at version \(status.applied.last?.version ?? 0) (\(status.applied.count) migrations applied, \(status.pending.count) pending)")
+            if let problem = registry.historyWriterProblem { print("history role: not used (\(problem)); see docs/operations.md") }
         }
     }
 
@@ -40,6 +41,11 @@ struct DatabaseCommand: ParsableCommand {
                 print("  applied  \(migration.name)  \(ISO8601DateFormatter().string(from: migration.at))")
             }
             for migration in status.pending { print("  pending  \(migration.name)") }
+            if let problem = registry.historyWriterProblem {
+                print("history role: not used (\(problem)); history is guarded by triggers only, see docs/operations.md")
+            } else {
+                print("history role: \(HistoryWriter.role) appends policy versions, verifications and ledger rows (SELECT and INSERT only)")
+            }
             let catalog = Catalog(db)
             let size = try catalog.size()
             print(String(format: "catalog: %d tracks, %.2f hours, %d hashes, %.1f MB of fingerprints",

@@ -134,6 +134,14 @@ struct DoctorCommand: AsyncParsableCommand {
                                     fix: "tracemark db migrate (every command that opens the database also does this)"))
                 return checks
             }
+            if let problem = try HistoryWriter.problem(db) {
+                let user = try db.query("SELECT current_user").rows.first?[0].text ?? "<this user>"
+                checks.append(.warn("history role", "\(problem): policy versions, verifications and the ledger are appended as \(user), guarded by triggers only",
+                                    fix: "as a PostgreSQL superuser: CREATE ROLE \(HistoryWriter.role) NOLOGIN; GRANT \(HistoryWriter.role) TO \(user); "
+                                        + "then `tracemark db migrate` or a restart of the daemon grants the role the rest (docs/operations.md)"))
+            } else {
+                checks.append(.ok("history role", "policy versions, verifications and the ledger are appended as \(HistoryWriter.role) (SELECT and INSERT only)"))
+            }
             let version = FingerprintParameters.current.version
             let stale = try Catalog(db).staleTrackCount(version: version)
             let size = try Catalog(db).size()

@@ -34,6 +34,24 @@ public enum TestDatabase {
         try Migrator.bundled().migrate(PostgresConnection(connectionString: url))
         return url
     }
+
+    /// A new database, not migrated, owned by a new login role that is neither superuser nor
+    /// allowed to create roles (an external server's ordinary user); its connection string as
+    /// that role, and the role's name.
+    public static func createUnprivileged() throws -> (url: String, user: String) {
+        let cluster = try cluster.get()
+        let suffix = UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
+        let admin = try PostgresConnection(connectionString: cluster.connectionString(database: "postgres"))
+        try admin.execute("CREATE ROLE u_\(suffix) LOGIN NOSUPERUSER NOCREATEROLE")
+        try admin.execute("CREATE DATABASE t_\(suffix) OWNER u_\(suffix)")
+        // libpq takes the last value of a repeated keyword.
+        return (cluster.connectionString(database: "t_\(suffix)") + " user=u_\(suffix)", "u_\(suffix)")
+    }
+
+    /// A connection as the cluster's superuser to one of its databases.
+    public static func superuser(database: String = "postgres") throws -> PostgresConnection {
+        try PostgresConnection(connectionString: cluster.get().connectionString(database: database))
+    }
 }
 
 public struct TestSetupError: Error, CustomStringConvertible {

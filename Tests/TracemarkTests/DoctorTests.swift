@@ -22,7 +22,7 @@ import Testing
         let healthy = try CLI.run(["doctor"] + options)
         #expect(healthy.status == 0, "\(healthy.stdout) \(healthy.stderr)")
         let first = try checks(healthy.stdout)
-        #expect(["configuration", "libraries", "data directory", "database", "fingerprints", "keys"].allSatisfy { first[$0]?.status == "ok" }, "\(first)")
+        #expect(["configuration", "libraries", "data directory", "database", "history role", "fingerprints", "keys"].allSatisfy { first[$0]?.status == "ok" }, "\(first)")
         #expect(first["daemon"]?.status == "warn" && first["daemon"]?.fix?.contains("tracemark serve") == true)
 
         // A private key others can read fails, with the fix.
