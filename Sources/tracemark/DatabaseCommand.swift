@@ -1,4 +1,5 @@
 import ArgumentParser
+import Daemon
 import Fingerprint
 import Foundation
 import Registry
@@ -6,8 +7,8 @@ import Registry
 struct DatabaseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db",
-        abstract: "Database schema and state.",
-        subcommands: [Migrate.self, Status.self]
+        abstract: "Database schema and state; backup and restore.",
+        subcommands: [Migrate.self, Status.self, Backup.self, Restore.self]
     )
 
     struct Migrate: ParsableCommand {
@@ -57,6 +58,76 @@ struct DatabaseCommand: ParsableCommand {
             } else {
                 print("fingerprint version \(version): \(stale) tracks are stale (stored with another version); run `tracemark ingest` on their files again to re-fingerprint them")
             }
+        }
+    }
+
+    struct Backup: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the registry's database to a file (pg_dump, custom format).",
+            discussion: """
+                The catalog and its fingerprints, rights and their history, verifications and the \
+                watermark ledger, as one consistent snapshot: the daemon may keep running. FILE is \
+                written whole or not at all, with mode 0600; an existing FILE is replaced only once \
+                the new archive is complete. Keys are files, not rows: back up <data-dir>/keys apart \
+                (docs/operations.md).
+
+                Examples:
+                  tracemark db backup /srv/backup/tracemark-$(date +%F).dump
+                  tracemark db backup registry.dump --database-url postgresql:///tracemark
+                """)
+        @Argument(help: ArgumentHelp("The archive to write.", valueName: "file"))
+        var file: String
+        @OptionGroup var registry: RegistryOptions
+
+        func run() throws {
+            let registry = try self.registry.open()
+            defer { registry.close() }
+            do { try RegistryBackup.backup(connectionString: registry.connectionString, to: file) } catch {
+                throw ValidationFailure("\(error)")
+            }
+            let bytes = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.doubleValue ?? 0
+            print(String(format: "%@: backup written (%.1f MB)", file, bytes / 1e6))
+        }
+    }
+
+    struct Restore: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Restore a backup made by `tracemark db backup` into an empty registry, then migrate it.",
+            discussion: """
+                Restores in one transaction: on any error nothing changes. The embedded registry is \
+                restored beside the current one and takes its place once complete. A registry that \
+                holds tracks, policy versions, verifications or ledger rows is replaced only with \
+                --force, and never while a daemon answers on the socket ($TRACEMARK_SOCKET or the \
+                default) or another command uses it. With --database-url the database must not have \
+                Tracemark's tables yet (a new one from createdb). Migrations newer than the backup \
+                are applied afterwards. Keys are not in the archive: put the backed-up keys directory \
+                at <data-dir>/keys before `tracemark audit verify` or `tracemark serve`.
+
+                Examples:
+                  tracemark db restore /srv/backup/tracemark-2026-11-26.dump --data-dir /srv/tracemark
+                  tracemark db restore registry.dump --force
+                """)
+        @Argument(help: ArgumentHelp("An archive written by `tracemark db backup`.", valueName: "file"))
+        var file: String
+        @Flag(help: "Replace an embedded registry that holds data.")
+        var force = false
+        @OptionGroup var registry: RegistryOptions
+
+        func run() throws {
+            // An idle daemon holds no connection, so the database check alone would let it through.
+            let socket = ProcessInfo.processInfo.environment["TRACEMARK_SOCKET"]
+                ?? DaemonConfiguration.defaultSocketPath(dataDirectory: registry.resolvedDataDirectory)
+            if registry.resolvedDatabaseURL?.isEmpty ?? true, DaemonClient(socketPath: socket).isAnswering {
+                throw ValidationFailure("a daemon answers on \(socket): stop it first (systemctl stop tracemark); nothing was changed")
+            }
+            let contents: RegistryBackup.Contents
+            do {
+                contents = try RegistryBackup.restore(from: file, databaseURL: registry.resolvedDatabaseURL,
+                                                      dataDirectory: registry.resolvedDataDirectory, force: force)
+            } catch {
+                throw ValidationFailure("\(error)")
+            }
+            print("restored \(file): \(contents)")
         }
     }
 }

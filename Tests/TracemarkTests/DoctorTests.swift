@@ -58,7 +58,7 @@ import Testing
     @Test func everyCommandsHelpHasAnExample() throws {
         let commands = [["ingest"], ["serve"], ["match"], ["verify"], ["rights", "import"], ["rights", "show"], ["rights", "history"],
                         ["keys", "init"], ["keys", "rotate"], ["keys", "list"], ["watermark"], ["audit", "log"], ["audit", "verify"],
-                        ["audit", "show"], ["audit", "detect"], ["db", "migrate"], ["db", "status"], ["remix"], ["styles"], ["doctor"]]
+                        ["audit", "show"], ["audit", "detect"], ["db", "migrate"], ["db", "status"], ["db", "backup"], ["db", "restore"], ["remix"], ["styles"], ["doctor"]]
         for command in commands {
             let help = try CLI.run(command + ["--help"])
             #expect(help.status == 0 && help.stdout.contains("Example"), "tracemark \(command.joined(separator: " ")) --help: \(help.stdout)")
