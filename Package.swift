@@ -7,6 +7,8 @@ let package = Package(
     products: [
         .executable(name: "tracemark", targets: ["tracemark"]),
         .executable(name: "tracemark-watermark-tool", targets: ["WatermarkTool"]),
+        // The decoder alone, for the libFuzzer harness in tools/fuzz/decode (its own package).
+        .library(name: "TracemarkAudio", targets: ["Audio"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
