@@ -99,7 +99,7 @@ public struct AudioDecoder: Sendable {
         let resampler = decimatedRate == targetSampleRate ? nil : try Resampler(from: decimatedRate, to: targetSampleRate)
         var mono = [Float](repeating: 0, count: Self.blockFrames)
         var output: [Float] = []
-        output.reserveCapacity(Int(Double(max(info.frames, 0)) * Double(targetSampleRate) / Double(rate)) + 1024)
+        output.reserveCapacity(Int(Double(Self.framesToReserve(info, maxFrames: maxFrames, channels: 1)) * Double(targetSampleRate) / Double(rate)) + 1024)
         let framesRead = try Self.readBlocks(file, info: info, source: source, maxFrames: maxFrames, maxDuration: maxDuration) { block, n in
             Self.downmix(block, channels: channels, frames: n, into: &mono)
             let reduced = decimator.map { $0.process(mono[0..<n]) } ?? Array(mono[0..<n])
@@ -152,6 +152,18 @@ public struct AudioDecoder: Sendable {
         }
         return maxFrames
     }
+
+    /// Samples worth reserving before reading, across all channels: a header's length is only a
+    /// claim (libsndfile reports SF_COUNT_MAX when it cannot tell, and a few bytes can claim hours),
+    /// so at most the declared length within `maxFrames`, and never more than `reservationBudget`
+    /// samples in all; beyond that the buffers grow as frames actually arrive.
+    static func framesToReserve(_ info: SF_INFO, maxFrames: Int, channels: Int) -> Int {
+        guard info.frames > 0, info.frames <= Int64(maxFrames) else { return 0 }
+        return min(Int(info.frames), reservationBudget / max(channels, 1))
+    }
+
+    /// 16 Mi samples (64 MB of Float): about 6 minutes of stereo at 44.1 kHz.
+    static let reservationBudget = 1 << 24
 
     private static func downmix(_ interleaved: [Float], channels: Int, frames: Int, into mono: inout [Float]) {
         if channels == 1 {

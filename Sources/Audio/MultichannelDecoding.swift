@@ -18,7 +18,7 @@ extension AudioDecoder {
         let channelCount = Int(info.channels)
         let maxFrames = try checkLayout(info, source: source, maxDuration: maxDuration)
         var channels = [[Float]](repeating: [], count: channelCount)
-        let expected = Int(min(max(info.frames, 0), Int64(maxFrames)))
+        let expected = framesToReserve(info, maxFrames: maxFrames, channels: channelCount)
         for c in 0..<channelCount { channels[c].reserveCapacity(expected) }
         try readBlocks(file, info: info, source: source, maxFrames: maxFrames, maxDuration: maxDuration) { block, n in
             for c in 0..<channelCount {

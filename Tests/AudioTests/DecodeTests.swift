@@ -76,6 +76,35 @@ import Testing
         }
     }
 
+    /// Streams whose header does not say how long they are: libsndfile then reports SF_COUNT_MAX
+    /// frames, which must be taken as "unknown", not reserved for. Both used to abort the process.
+    @Test func streamsOfUnknownLengthDecode() throws {
+        let tone = GeneratedMusic.tone(frequency: 500, seconds: 2, sampleRate: 22050)
+        let decoder = AudioDecoder(targetSampleRate: 8000, maxDuration: 600)
+
+        // A FLAC written to a pipe: STREAMINFO's 36-bit total-samples field is 0.
+        let flac = directory + "/piped.flac"
+        try AudioWriter.write(tone, sampleRate: 22050, channels: 1, to: flac)
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: flac)))
+        #expect(Array(bytes[0..<4]) == Array("fLaC".utf8))
+        bytes[21] &= 0xF0
+        for i in 22..<26 { bytes[i] = 0 }
+        let piped = try decoder.decode(bytes: bytes, source: "piped.flac")
+        #expect(abs(piped.sourceDuration - 2) < 0.01, "\(piped.sourceDuration)")
+        #expect(try AudioDecoder.decodeMultichannel(bytes: bytes, source: "piped.flac").audio.frameCount == tone.count)
+
+        // An Ogg Vorbis file cut short: whatever decodes is returned, or a clear error.
+        let ogg = directory + "/whole.ogg"
+        try AudioWriter.write(GeneratedMusic.tone(frequency: 500, seconds: 20, sampleRate: 22050), sampleRate: 22050, channels: 1, to: ogg)
+        let cut = try [UInt8](Data(contentsOf: URL(fileURLWithPath: ogg)).prefix(20_000))
+        do {
+            let partial = try decoder.decode(bytes: cut, source: "cut.ogg")
+            #expect(partial.sourceDuration > 0 && partial.sourceDuration < 20)
+        } catch let error as AudioError {
+            #expect(!error.localizedDescription.isEmpty)
+        }
+    }
+
     @Test func sha256MatchesKnownVector() throws {
         #expect(ContentDigest.hex(ContentDigest.sha256(Array("abc".utf8)))
             == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
