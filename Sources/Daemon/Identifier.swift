@@ -20,6 +20,9 @@ public struct TrackMatch: Codable, Sendable, Equatable {
     public let master_end_s: Double
     /// Hashes agreeing on the offset.
     public let score: Int
+    /// Distinct hash values among them, which the no-match rule counts: a repeating sound agrees
+    /// with the same hash each time it repeats.
+    public let distinct_hashes: Int
     /// Share of the query's distinct hashes that agree on the offset, 0...1.
     public let confidence: Double
     /// The query's tempo and pitch relative to the master: 1.03 and 1.03 for a 3 % speed-up,
@@ -46,6 +49,7 @@ public struct TrackMatch: Codable, Sendable, Equatable {
         try c.encode(master_start_s, forKey: .master_start_s)
         try c.encode(master_end_s, forKey: .master_end_s)
         try c.encode(score, forKey: .score)
+        try c.encode(distinct_hashes, forKey: .distinct_hashes)
         try c.encode(confidence, forKey: .confidence)
         try c.encode(tempo_factor, forKey: .tempo_factor)
         try c.encode(pitch_factor, forKey: .pitch_factor)
@@ -65,7 +69,7 @@ extension TrackMatch {
                   source_path: track.sourcePath, offset_s: seconds(c.offsetFrames),
                   query_start_s: seconds(c.queryFrames.lowerBound), query_end_s: seconds(c.queryFrames.upperBound),
                   master_start_s: seconds(c.masterFrames.lowerBound), master_end_s: seconds(c.masterFrames.upperBound),
-                  score: c.score, confidence: (min(1, Double(c.score) / Double(max(queryHashes, 1))) * 1000).rounded() / 1000,
+                  score: c.score, distinct_hashes: c.distinctHashes, confidence: (min(1, Double(c.score) / Double(max(queryHashes, 1))) * 1000).rounded() / 1000,
                   tempo_factor: (c.tempoFactor * 10000).rounded() / 10000, pitch_factor: (c.pitchFactor * 10000).rounded() / 10000,
                   pitch_semitones: (c.pitchSemitones * 100).rounded() / 100,
                   expected_by_chance: Self.threeDigits(c.expectedByChance),

@@ -31,6 +31,9 @@ public struct Candidate: Sendable, Equatable {
     public let offsetFrames: Int32
     /// Distinct master landmarks that agree on the alignment.
     public let score: Int
+    /// Distinct hash values among them: the independent coincidences the no-match rule counts
+    /// (a sound that repeats matches with the same hash at every repetition).
+    public let distinctHashes: Int
     /// First and last anchor frames of the agreeing hits, in the query and in the master.
     public let queryFrames: ClosedRange<Int32>
     public let masterFrames: ClosedRange<Int32>
@@ -55,7 +58,7 @@ public struct Candidate: Sendable, Equatable {
 /// distinct master landmarks whose hits fall within one transform step and two frames of the cell.
 /// The no-match rule is statistical: a track that shares `n` landmarks with the query by chance
 /// gets about `n x cell share` of them on any one cell (a Poisson count); the best cell's count
-/// must be so unlikely that it would arise by chance on at most `falseMatchProbability` of queries
+/// of distinct hashes must be so unlikely that it would arise by chance on at most `falseMatchProbability` of queries
 /// over all the cells of the whole catalog. The bar thus rises as the catalog grows.
 public struct Matcher: Sendable {
     public let parameters: FingerprintParameters
@@ -183,9 +186,10 @@ public struct Matcher: Sendable {
         let offset = mm - scale * mt
 
         let q = times.map { Int32($0.rounded()) }, m = distinct.map(\.masterFrame)
-        let (expected, probability) = chance(score: distinct.count, trackLandmarks: trackLandmarks,
+        let distinctHashes = Set(distinct.map { query.probes[Int($0.probe)].hash.value }).count
+        let (expected, probability) = chance(evidence: distinctHashes, agreeing: distinct.count, trackLandmarks: trackLandmarks,
                                              queryFrames: chanceFrames, catalog: catalog)
-        return Candidate(trackID: track, offsetFrames: Int32(offset.rounded()), score: distinct.count,
+        return Candidate(trackID: track, offsetFrames: Int32(offset.rounded()), score: distinct.count, distinctHashes: distinctHashes,
                          queryFrames: q.min()!...q.max()!, masterFrames: m.min()!...m.max()!,
                          tempoFactor: scale, pitchSemitones: pitch,
                          expectedByChance: expected, falseMatchProbability: probability)
@@ -193,19 +197,22 @@ public struct Matcher: Sendable {
 
     /// Share of a track's chance hits that fall on one cell's window: offsets (+-tolerance over a
     /// track's length plus the query's) times the share of transforms within one step (a chance
-    /// landmark reaches about two neighbouring pitch shifts and most time scales).
-    func chance(score: Int, trackLandmarks: Int, queryFrames: Int, catalog: CatalogExtent) -> (expected: Double, probability: Double) {
+    /// landmark reaches about two neighbouring pitch shifts and most time scales). `agreeing`
+    /// landmarks agree on the cell, carrying `evidence` distinct hashes: a drum pattern or riff
+    /// that repeats within the query agrees with the same hash at every repetition, one
+    /// coincidence that the Poisson tail must not count several times.
+    func chance(evidence: Int, agreeing: Int, trackLandmarks: Int, queryFrames: Int, catalog: CatalogExtent) -> (expected: Double, probability: Double) {
         let trackFrames = Double(catalog.frames) / Double(max(catalog.tracks, 1))
         let offsets = Double(2 * Self.offsetTolerance + 1)
         let pitches = Double(parameters.pitchShifts.count), scales = Double(parameters.timeScales.count)
         let transformShare = min(1, 4 / pitches) * min(1, 6 / scales)
         // The agreeing landmarks themselves are not chance: only the rest scatter. But a track that
         // the query reached nowhere else is not thereby certain: assume at least as many scattered.
-        let scattered = Double(max(trackLandmarks - score, score))
+        let scattered = Double(max(trackLandmarks - agreeing, agreeing))
         let expected = parameters.chanceDispersion * scattered * offsets / (trackFrames + Double(queryFrames)) * transformShare
         // Windows in which a chance match could appear, over the whole catalog.
         let windows = max(1, (Double(catalog.frames) + Double(catalog.tracks * queryFrames)) / offsets * pitches * scales / 9)
-        return (expected, min(1, windows * Self.poissonTail(atLeast: score, mean: expected)))
+        return (expected, min(1, windows * Self.poissonTail(atLeast: evidence, mean: expected)))
     }
 
     /// P(X >= k) for X ~ Poisson(mean), summed from k upwards (accurate in the far tail).

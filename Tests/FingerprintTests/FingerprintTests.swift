@@ -195,6 +195,53 @@ struct MemoryIndex {
         #expect(Self.catalog.match(try change.apply(stranger)).isEmpty)
     }
 
+    /// One bar of four pitched hits, repeated: the kind of loop two different recordings share.
+    static func loop(seconds: Double) -> [Float] {
+        var out = [Float](repeating: 0, count: Int(seconds * Double(rate)))
+        let hits: [(at: Double, hz: Double)] = [(0, 180), (0.27, 420), (0.51, 260), (0.83, 610)]
+        for bar in stride(from: 0.0, to: seconds, by: 1.1) {
+            for hit in hits {
+                let s = Int((bar + hit.at) * Double(rate))
+                for i in 0..<min(Int(0.15 * Double(rate)), max(0, out.count - s)) {
+                    let t = Double(i) / Double(rate)
+                    out[s + i] += Float(0.6 * exp(-t / 0.08) * sin(2 * .pi * hit.hz * t))
+                }
+            }
+        }
+        return out
+    }
+
+    /// Two recordings sharing a loop and nothing else: the loop agrees all along the query, but
+    /// with the same few hashes at every repetition, so it is few coincidences, not many.
+    @Test func sharedLoopIsNotARecordingMatch() throws {
+        var index = MemoryIndex()
+        let master = zip(Self.loop(seconds: 40), GeneratedMusic.track(seed: 7, seconds: 40, sampleRate: Self.rate)).map { $0 + 0.1 * $1 }
+        index.add(1, master)
+        for seed in 2...4 { index.add(Int32(seed), GeneratedMusic.track(seed: UInt64(seed), seconds: 40, sampleRate: Self.rate)) }
+        let other = zip(Self.loop(seconds: 10), GeneratedMusic.track(seed: 42, seconds: 10, sampleRate: Self.rate)).map { $0 + 0.1 * $1 }
+        #expect(index.match(other).isEmpty)
+
+        // The loop does agree, many times over: counted per landmark it would have passed.
+        let query = Fingerprinter().query(samples: other)
+        var hits: [Hit] = []
+        for (i, probe) in query.probes.enumerated() {
+            for row in index.rows[probe.hash.value] ?? [] where row.track == 1 { hits.append(Hit(trackID: 1, masterFrame: row.frame, probe: Int32(i))) }
+        }
+        let matcher = Matcher(), extent = CatalogExtent(tracks: index.tracks, frames: index.frames)
+        let cell = try #require(matcher.cells(hits, query: query).max { ($0.value, $1.key) < ($1.value, $0.key) }?.key)
+        let loopMatch = try #require(matcher.candidate(1, cell: cell, hits: hits, query: query, catalog: extent))
+        #expect(loopMatch.distinctHashes < loopMatch.score, "\(loopMatch.distinctHashes) distinct of \(loopMatch.score)")
+        let perLandmark = matcher.chance(evidence: loopMatch.score, agreeing: loopMatch.score,
+                                         trackLandmarks: Matcher.distinctLandmarks(hits, query: query).count,
+                                         queryFrames: Int(query.frameCount), catalog: extent)
+        #expect(perLandmark.probability <= FingerprintParameters.current.falseMatchProbability)
+        #expect(loopMatch.falseMatchProbability > FingerprintParameters.current.falseMatchProbability)
+
+        // The recording itself, loop and all, is still found.
+        let excerpt = GeneratedMusic.excerpt(master, sampleRate: Self.rate, start: 20, seconds: 10)
+        #expect(index.match(excerpt).first?.trackID == 1)
+    }
+
     @Test func chanceOfManyAgreeingHitsShrinksFast() {
         #expect(abs(Matcher.poissonTail(atLeast: 0, mean: 3) - 1) < 1e-12)
         #expect(abs(Matcher.poissonTail(atLeast: 1, mean: 0.5) - (1 - exp(-0.5))) < 1e-12)
@@ -205,8 +252,8 @@ struct MemoryIndex {
     /// vastly larger one.
     @Test func noMatchRuleScalesWithTheCatalog() {
         let m = Matcher()
-        let small = m.chance(score: 10, trackLandmarks: 40, queryFrames: 300, catalog: CatalogExtent(tracks: 100, frames: 100 * 5000))
-        let large = m.chance(score: 10, trackLandmarks: 40, queryFrames: 300, catalog: CatalogExtent(tracks: 10_000_000, frames: 10_000_000 * 5000))
+        let small = m.chance(evidence: 10, agreeing: 10, trackLandmarks: 40, queryFrames: 300, catalog: CatalogExtent(tracks: 100, frames: 100 * 5000))
+        let large = m.chance(evidence: 10, agreeing: 10, trackLandmarks: 40, queryFrames: 300, catalog: CatalogExtent(tracks: 10_000_000, frames: 10_000_000 * 5000))
         #expect(small.probability < large.probability)
         #expect(small.probability <= FingerprintParameters.current.falseMatchProbability)
         #expect(large.probability > FingerprintParameters.current.falseMatchProbability)
