@@ -81,6 +81,9 @@ public struct APIError: HTTPResponseError, Sendable {
         case let error as KeyStoreError:
             // The keys live on the daemon's host: the operator has to create or repair them.
             return APIError(.serviceUnavailable, code: "watermark_keys_unavailable", "watermark keys unavailable: \(error)")
+        case let error as RegistryError where error.isDiskFull:
+            return APIError(.serviceUnavailable, code: "database_unavailable",
+                            "the database's disk is full (\(error.description)); nothing was written", retryAfter: 60)
         case let error as RegistryError where error.isConnectionLoss:
             return APIError(.serviceUnavailable, code: "database_unavailable",
                             "the database is unavailable (\(error.description)); retry shortly", retryAfter: 5)

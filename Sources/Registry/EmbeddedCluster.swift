@@ -53,10 +53,7 @@ public final class EmbeddedCluster: @unchecked Sendable {
             if !FileManager.default.fileExists(atPath: clusterDirectory + "/PG_VERSION") {
                 try initialize(bin: bin)
             }
-            if try !isRunning(bin: bin) {
-                try run(bin + "/pg_ctl", ["-D", clusterDirectory, "-l", clusterDirectory + "/server.log", "-w", "-t", "60", "start"],
-                        what: "start the server (see \(clusterDirectory)/server.log)")
-            }
+            try startUnlessServing(bin: bin)
             try createDatabaseIfMissing()
         }
     }
@@ -114,6 +111,39 @@ public final class EmbeddedCluster: @unchecked Sendable {
         if exists.rows.isEmpty {
             try admin.execute("CREATE DATABASE \(Self.databaseName)")
         }
+    }
+
+    /// Starts the server unless one already accepts connections. `pg_ctl status` alone is not
+    /// enough: a postmaster killed a moment ago stays "running" until it is reaped, and a server
+    /// recovering from a crash is running but not yet accepting, so wait for one or the other.
+    private func startUnlessServing(bin: String) throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while try isRunning(bin: bin) {
+            // pg_isready: 0 accepting, 1 starting up or shutting down, 2 no response.
+            if try runStatus(bin + "/pg_isready", ["-h", clusterDirectory, "-p", "5432", "-t", "2"]).code == 0 { return }
+            guard ContinuousClock.now < deadline else {
+                throw RegistryError.cluster("the server of \(clusterDirectory) is running but has not accepted connections for 60 s\(lastServerProblem())")
+            }
+            usleep(200_000)
+        }
+        let log = clusterDirectory + "/server.log"
+        let result = try runStatus(bin + "/pg_ctl", ["-D", clusterDirectory, "-l", log, "-w", "-t", "60", "start"])
+        guard result.code == 0 else {
+            throw RegistryError.cluster("could not start the server (see \(log))\(lastServerProblem())")
+        }
+    }
+
+    /// The server's own last word on why it failed (its FATAL or PANIC line in server.log, such as
+    /// "No space left on device"), for the error message: the log may be far from the operator.
+    private func lastServerProblem() -> String {
+        guard let log = try? String(contentsOfFile: clusterDirectory + "/server.log", encoding: .utf8) else { return "" }
+        let tail = log.split(separator: "\n").suffix(50)
+        for line in tail.reversed() {
+            if let level = line.range(of: "FATAL:") ?? line.range(of: "PANIC:") {
+                return ": " + line[level.upperBound...].trimmingCharacters(in: .whitespaces)
+            }
+        }
+        return ""
     }
 
     private func isRunning(bin: String) throws -> Bool {

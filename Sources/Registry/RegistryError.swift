@@ -20,6 +20,13 @@ public enum RegistryError: Error, CustomStringConvertible, Sendable {
         }
     }
 
+    /// True when the server's disk is full (SQLSTATE 53100): nothing more can be written until
+    /// space is freed, so every further write fails the same way.
+    public var isDiskFull: Bool {
+        if case let .statement(_, state) = self { return state == "53100" }
+        return false
+    }
+
     /// True when the failure is the connection, not the statement: worth a reconnect.
     public var isConnectionLoss: Bool {
         switch self {

@@ -71,6 +71,13 @@ struct IngestCommand: ParsableCommand {
                         try Self.ingest(file, sidecar: sidecar, db: db, progress: progress)
                     } catch let error as RegistryError where error.isConnectionLoss {
                         shared.fail("\(error)")
+                    } catch let error as RegistryError where error.isDiskFull {
+                        progress.record({ $0.failed += 1 }, bytes: file.bytes)
+                        shared.fail("the database's disk is full (\(error)); \(file.path) was not stored. "
+                                    + "Every track stored so far is complete: free space and run the same ingest again")
+                    } catch let error as RegistryError {
+                        progress.record({ $0.failed += 1 }, bytes: file.bytes)
+                        progress.report("failed: \(file.path): \(error)")
                     } catch {
                         progress.record({ $0.failed += 1 }, bytes: file.bytes)
                         progress.report("failed: \(error)")

@@ -1,6 +1,7 @@
-import Daemon
+@testable import Daemon
 import Foundation
 import TestSupport
+import Registry
 import Testing
 
 @Suite struct ConfigurationTests {
@@ -101,5 +102,19 @@ import Testing
         let member = try await RunningDaemon.start(databaseURL: url) { $0.access = RouteAccess(groups: ["/v1/verifications": [getgid()]]) }
         defer { Task { await member.stop() } }
         #expect(try await member.client.send(.GET, "/v1/verifications").status == 200)
+    }
+}
+
+/// Database failures become answers a client can act on: retry later, not "internal error".
+@Suite struct DatabaseFailureAnswerTests {
+    @Test func fullDiskAndLostConnectionAreServiceUnavailable() {
+        let full = APIError.from(RegistryError.statement(message: "could not extend file: No space left on device", sqlState: "53100"))
+        #expect(full.status == .serviceUnavailable)
+        #expect(full.code == "database_unavailable")
+        #expect(full.message.contains("disk is full"))
+        let lost = APIError.from(RegistryError.unavailable("connection refused"))
+        #expect(lost.status == .serviceUnavailable && lost.retryAfter == 5)
+        let constraint = APIError.from(RegistryError.statement(message: "duplicate key", sqlState: "23505"))
+        #expect(constraint.status == .internalServerError)
     }
 }
