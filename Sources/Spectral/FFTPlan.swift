@@ -30,8 +30,10 @@ public final class FFTPlan: @unchecked Sendable {
         let input = fftwf_alloc_real(size)!
         let output = fftwf_alloc_complex(size / 2 + 1)!
         defer { fftwf_free(input); fftwf_free(output) }
-        // MEASURE costs a few milliseconds once per size and gives faster transforms than ESTIMATE.
-        plan = fftwf_plan_dft_r2c_1d(Int32(size), input, output, UInt32(FFTW_MEASURE))
+        // ESTIMATE, not MEASURE: MEASURE chooses among algorithms by timing them, so processes
+        // round differently and a peak at a tie comes and goes (the same master gave 725 or 726
+        // peaks from one `tracemark inspect` to the next). Fingerprints must not depend on the run.
+        plan = fftwf_plan_dft_r2c_1d(Int32(size), input, output, UInt32(FFTW_ESTIMATE))
     }
 
     /// Transforms `buffers.input` into `buffers.output` (size/2+1 complex bins).
