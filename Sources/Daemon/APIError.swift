@@ -29,6 +29,8 @@ public struct APIError: HTTPResponseError, Sendable {
     public var retryAfter: Int?
     /// For a refused remix (451): what was found and why.
     public var report: RemixReport?
+    /// For 405: the methods the path does answer.
+    public var allow: [HTTPRequest.Method] = []
 
     public init(_ status: HTTPResponse.Status, code: String, _ message: String, retryAfter: Int? = nil) {
         self.status = status
@@ -49,6 +51,7 @@ public struct APIError: HTTPResponseError, Sendable {
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        if !allow.isEmpty { headers[.allow] = allow.map(\.rawValue).joined(separator: ", ") }
         let body = try APIJSON.encode(Body(error: .init(code: code, message: message, report: report)))
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }

@@ -71,7 +71,16 @@ struct ErrorAndMetricsMiddleware: RouterMiddleware {
         do {
             response = try await next(request, context)
         } catch {
-            let apiError = APIError.from(error)
+            var apiError = APIError.from(error)
+            // The router answers 404 for a known path asked with another method: say which it takes.
+            if error is HTTPError, apiError.status == .notFound {
+                let allowed = Routes.allowedMethods(path: request.uri.path)
+                if !allowed.isEmpty {
+                    apiError = APIError(.methodNotAllowed, code: "method_not_allowed",
+                                        "\(request.method.rawValue) is not allowed on \(request.uri.path); it takes \(allowed.map(\.rawValue).joined(separator: ", "))")
+                    apiError.allow = allowed
+                }
+            }
             if apiError.status.code >= 500, apiError.code != "database_unavailable" {
                 context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
             }

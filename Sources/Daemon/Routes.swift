@@ -146,9 +146,25 @@ struct Routes: Sendable {
     let identifier = Identifier()
 
     static let serverTiming = HTTPField.Name("Server-Timing")!
-    /// Every route, in the OpenAPI document's path syntax.
-    static let paths = ["/v1/health", "/v1/match", "/v1/verify", "/v1/verifications", "/v1/tracks", "/v1/tracks/{id}",
-                        "/v1/watermarks", "/v1/watermarks/{serial}", "/v1/watermarks/detect", "/v1/remix", "/metrics"]
+    /// Every route and its method, in the OpenAPI document's path syntax.
+    static let methods: [(path: String, method: HTTPRequest.Method)] = [
+        ("/v1/health", .get), ("/v1/match", .post), ("/v1/verify", .post), ("/v1/verifications", .get),
+        ("/v1/tracks", .get), ("/v1/tracks/{id}", .get), ("/v1/watermarks", .post), ("/v1/watermarks/{serial}", .get),
+        ("/v1/watermarks/detect", .post), ("/v1/remix", .post), ("/metrics", .get),
+    ]
+    static var paths: [String] { methods.map(\.path) }
+
+    /// The methods the routes matching `path` answer (a `{name}` segment matches any one segment);
+    /// empty when no route has that path.
+    static func allowedMethods(path: String) -> [HTTPRequest.Method] {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        return methods.filter { route in
+            let pattern = route.path.split(separator: "/", omittingEmptySubsequences: false)
+            return pattern.count == segments.count && zip(pattern, segments).allSatisfy { p, s in
+                p == s || (p.hasPrefix("{") && !s.isEmpty)
+            }
+        }.map(\.method)
+    }
 
     func add(to router: Router<DaemonContext>) {
         router.add(middleware: ErrorAndMetricsMiddleware(metrics: metrics))

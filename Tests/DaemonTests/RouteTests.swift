@@ -86,6 +86,12 @@ import Testing
         #expect(missing.status == 404 && errorCode(missing) == "track_not_found")
         let route = try await daemon.client.send(.GET, "/v1/nothing-here")
         #expect(route.status == 404 && errorCode(route) == "not_found")
+        // A path that exists, asked with a method it does not take.
+        let put = try await daemon.client.send(.PUT, "/v1/match", body: [0, 0])
+        #expect(put.status == 405 && errorCode(put) == "method_not_allowed")
+        #expect(put.header("Allow") == "POST")
+        let deleteMark = try await daemon.client.send(.DELETE, "/v1/watermarks/17")
+        #expect(deleteMark.status == 405 && deleteMark.header("Allow") == "GET")
     }
 
     @Test func healthTracksAndMetricsDescribeTheCatalog() async throws {
