@@ -58,8 +58,9 @@ public struct Candidate: Sendable, Equatable {
 /// distinct master landmarks whose hits fall within one transform step and two frames of the cell.
 /// The no-match rule is statistical: a track that shares `n` landmarks with the query by chance
 /// gets about `n x cell share` of them on any one cell (a Poisson count); the best cell's count
-/// of distinct hashes must be so unlikely that it would arise by chance on at most `falseMatchProbability` of queries
-/// over all the cells of the whole catalog. The bar thus rises as the catalog grows.
+/// of distinct hashes must be so unlikely that it would arise by chance on at most
+/// `falseMatchProbability` of queries over all the cells of the whole catalog. The bar thus rises
+/// as the catalog grows.
 public struct Matcher: Sendable {
     public let parameters: FingerprintParameters
 
