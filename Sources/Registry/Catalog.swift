@@ -202,9 +202,9 @@ public struct Catalog: Sendable {
         Int(try db.query("SELECT count(*) FROM tracks WHERE fingerprint_version <> $1", [.int32(version)]).rows[0][0].int ?? 0)
     }
 
-    /// On-disk bytes of the fingerprint table and its index.
+    /// On-disk bytes of the fingerprint table and its index (of all its partitions, when partitioned).
     public func fingerprintBytes() throws -> Int {
-        Int(try db.query("SELECT pg_total_relation_size('fingerprints')").rows[0][0].int ?? 0)
+        Int(try db.query("SELECT coalesce(sum(pg_total_relation_size(relid)), 0)::bigint FROM pg_partition_tree('fingerprints')").rows[0][0].int ?? 0)
     }
 
     private static func track(_ row: [PostgresValue]) throws -> Track {

@@ -7,6 +7,8 @@ public enum RegistryError: Error, CustomStringConvertible, Sendable {
     /// The embedded cluster could not be created, started or stopped.
     case cluster(String)
     case migration(file: String, message: String)
+    /// The fingerprint table's layout cannot be changed as asked.
+    case layout(String)
     /// A value in a result did not have the expected type or shape.
     case decoding(String)
 
@@ -16,6 +18,7 @@ public enum RegistryError: Error, CustomStringConvertible, Sendable {
         case let .statement(message, state): return "database error\(state.map { " \($0)" } ?? ""): \(message)"
         case let .cluster(message): return "embedded PostgreSQL: \(message)"
         case let .migration(file, message): return "migration \(file) failed: \(message)"
+        case let .layout(message): return "fingerprint layout: \(message)"
         case let .decoding(message): return "unexpected database result: \(message)"
         }
     }

@@ -8,8 +8,45 @@ struct DatabaseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db",
         abstract: "Database schema and state; backup and restore.",
-        subcommands: [Migrate.self, Status.self, Backup.self, Restore.self]
+        subcommands: [Init.self, Migrate.self, Status.self, Backup.self, Restore.self]
     )
+
+    struct Init: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create the registry with its fingerprint table hash-partitioned on the landmark hash.",
+            discussion: """
+                Partitions are the unit that shards hold (docs/scaling.md); the count is fixed here. \
+                A registry made without `db init` (by any other command) keeps one unpartitioned \
+                table, as before. Run on such a registry, `db init` converts it in one transaction: \
+                every fingerprint row is copied into the partitions, and ingest and lookups wait \
+                until it is done (about as long as ingesting the hashes again; plan a quiet hour). \
+                On a registry already partitioned into the same count it does nothing.
+
+                Examples:
+                  tracemark db init --data-dir /srv/tracemark
+                  tracemark db init --partitions 32 --database-url postgresql:///tracemark
+                """)
+        @Option(help: ArgumentHelp("Hash partitions of the fingerprint table, \(FingerprintLayout.partitionRange.lowerBound)...\(FingerprintLayout.partitionRange.upperBound).", valueName: "n"))
+        var partitions = FingerprintLayout.defaultPartitions
+        @OptionGroup var registry: RegistryOptions
+
+        func validate() throws {
+            guard FingerprintLayout.partitionRange.contains(partitions) else {
+                throw ValidationError("--partitions must be between \(FingerprintLayout.partitionRange.lowerBound) and \(FingerprintLayout.partitionRange.upperBound), not \(partitions)")
+            }
+        }
+
+        func run() throws {
+            try registry.withDatabase { db in
+                switch try FingerprintLayout.partition(db, into: partitions) {
+                case .unchanged:
+                    print("fingerprints: already \(FingerprintLayout.hashPartitioned(partitions: partitions)); nothing changed")
+                case let .partitioned(rows):
+                    print("fingerprints: \(FingerprintLayout.hashPartitioned(partitions: partitions)) (\(rows) rows copied)")
+                }
+            }
+        }
+    }
 
     struct Migrate: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -46,6 +83,12 @@ struct DatabaseCommand: ParsableCommand {
                 print("history role: not used (\(problem)); history is guarded by triggers only, see docs/operations.md")
             } else {
                 print("history role: \(HistoryWriter.role) appends policy versions, verifications and ledger rows (SELECT and INSERT only)")
+            }
+            switch try FingerprintLayout.current(db) {
+            case .unpartitioned:
+                print("fingerprints: unpartitioned (`tracemark db init --partitions N` converts it)")
+            case let layout:
+                print("fingerprints: \(layout)")
             }
             let catalog = Catalog(db)
             let size = try catalog.size()
