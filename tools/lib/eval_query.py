@@ -15,28 +15,15 @@ import csv
 import http.client
 import json
 import os
-import socket
 import sys
 import threading
 import time
 
+from unix_http import UnixHTTPConnection
+
 MATCH_PATH = '/v1/match?top=1'
 REQUEST_TIMEOUT_S = 120   # generous: a failing daemon should show up as errors, not a hung harness
 PROGRESS_EVERY = 500      # queries between progress lines
-
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    """http.client over an AF_UNIX socket; the Host header stays "localhost"."""
-
-    def __init__(self, socket_path, timeout):
-        super().__init__('localhost', timeout=timeout)
-        self.socket_path = socket_path
-
-    def connect(self):
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self.socket_path)
-        self.sock = sock
 
 
 class Client:

@@ -17,20 +17,10 @@ import http.client
 import json
 import os
 import random
-import socket
 import threading
 import time
 
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path, timeout):
-        super().__init__('localhost', timeout=timeout)
-        self.path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.path)
+from unix_http import UnixHTTPConnection
 
 
 def main():

@@ -16,24 +16,14 @@ any failure.
 import argparse
 import http.client
 import os
-import socket
 import subprocess
 import sys
 import time
 
+from unix_http import UnixHTTPConnection
+
 ROUTES = ['/v1/match', '/v1/verify?use=stream&territory=SE', '/v1/watermarks', '/v1/watermarks/detect',
           '/v1/remix?territory=SE']
-
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path, timeout=120):
-        super().__init__('localhost', timeout=timeout)
-        self.path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.path)
 
 
 def request(socket_path, method, target, body=None):
