@@ -42,7 +42,7 @@ public enum FingerprintLayout: Sendable, Equatable, CustomStringConvertible {
 
     /// Arbitrary constant naming the layout lock (two `db init` at once: the second waits, then
     /// finds the table partitioned).
-    private static let lockKey: Int64 = 0x7472_6163_656D_6B02
+    private static let lockKey: Int64 = 0x7472_6163_656D_6B03
 
     /// Makes `fingerprints` hash-partitioned into `partitions`, in one transaction: a new
     /// partitioned table takes the rows and then the name, so readers see the old table or the
