@@ -158,8 +158,7 @@ struct DatabaseCommand: ParsableCommand {
 
         func run() throws {
             // An idle daemon holds no connection, so the database check alone would let it through.
-            let socket = ProcessInfo.processInfo.environment["TRACEMARK_SOCKET"]
-                ?? DaemonConfiguration.defaultSocketPath(dataDirectory: registry.resolvedDataDirectory)
+            let socket = registry.socketPath()
             if registry.resolvedDatabaseURL?.isEmpty ?? true, DaemonClient(socketPath: socket).isAnswering {
                 throw ValidationFailure("a daemon answers on \(socket): stop it first (systemctl stop tracemark); nothing was changed")
             }

@@ -61,7 +61,7 @@ struct DoctorCommand: AsyncParsableCommand {
         checks.append(dataDirectoryCheck(directory))
         checks += databaseChecks(directory)
         checks.append(keysCheck(directory))
-        checks.append(await daemonCheck(directory))
+        checks.append(await daemonCheck())
 
         if json {
             let encoder = JSONEncoder()
@@ -172,9 +172,8 @@ struct DoctorCommand: AsyncParsableCommand {
         }
     }
 
-    func daemonCheck(_ directory: String) async -> Check {
-        let path = socket ?? ProcessInfo.processInfo.environment["TRACEMARK_SOCKET"]
-            ?? DaemonConfiguration.defaultSocketPath(dataDirectory: directory)
+    func daemonCheck() async -> Check {
+        let path = registry.socketPath(socket)
         var status = stat()
         guard stat(path, &status) == 0 else {
             return .warn("daemon", "no socket at \(path): no daemon is running", fix: "tracemark serve (or start the systemd unit in config/)")

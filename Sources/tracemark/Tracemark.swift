@@ -40,6 +40,12 @@ struct RegistryOptions: ParsableArguments {
         databaseURL ?? ProcessInfo.processInfo.environment["TRACEMARK_DATABASE_URL"]
     }
 
+    /// The daemon's socket: `explicit` (a --socket option), else $TRACEMARK_SOCKET, else the data directory's.
+    func socketPath(_ explicit: String? = nil) -> String {
+        explicit ?? ProcessInfo.processInfo.environment["TRACEMARK_SOCKET"]
+            ?? DaemonConfiguration.defaultSocketPath(dataDirectory: resolvedDataDirectory)
+    }
+
     /// Runs `body` with a connection to the opened registry, then leaves it; any failure is
     /// reported as a clean error.
     func withDatabase<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
@@ -76,9 +82,7 @@ struct DaemonOptions: ParsableArguments {
     /// or --database-url naming a database the daemon may not be using); nil otherwise.
     func client(_ registry: RegistryOptions) -> DaemonClient? {
         guard !direct, registry.databaseURL == nil else { return nil }
-        let path = socket ?? ProcessInfo.processInfo.environment["TRACEMARK_SOCKET"]
-            ?? DaemonConfiguration.defaultSocketPath(dataDirectory: registry.resolvedDataDirectory)
-        let client = DaemonClient(socketPath: path)
+        let client = DaemonClient(socketPath: registry.socketPath(socket))
         return client.isAnswering ? client : nil
     }
 }

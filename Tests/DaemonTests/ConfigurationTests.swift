@@ -4,13 +4,14 @@ import TestSupport
 import Registry
 import Testing
 
-@Suite struct ConfigurationTests {
-    func file(_ text: String) throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tm-\(UUID().uuidString).yaml").path
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        return path
-    }
+/// A configuration file with `text`, in a fresh temporary path.
+func file(_ text: String) throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("tm-\(UUID().uuidString).yaml").path
+    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+}
 
+@Suite struct ConfigurationTests {
     @Test func flagsBeatEnvironmentWhichBeatsTheFileWhichBeatsDefaults() async throws {
         let path = try file("""
             home: /srv/from-file
@@ -71,12 +72,6 @@ import Testing
 
 /// `access.routes`: routes open only to some groups, enforced on the peer's credentials.
 @Suite struct RouteAccessTests {
-    func file(_ text: String) throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tm-\(UUID().uuidString).yaml").path
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        return path
-    }
-
     @Test func routesAreReadWithGroupNamesAndNumbersAndMistakesStopTheDaemon() async throws {
         let rootGroup = try #require(getgrgid(0)).pointee.gr_name.map { String(cString: $0) } ?? "root"
         let ok = try await DaemonConfiguration.load(file: try file("""
