@@ -162,7 +162,7 @@ public struct AudioDecoder: Sendable {
         return min(Int(info.frames), reservationBudget / max(channels, 1))
     }
 
-    /// 16 Mi samples (64 MB of Float): about 6 minutes of stereo at 44.1 kHz.
+    /// 16 Mi samples (64 MB of Float): about 3 minutes of stereo at 44.1 kHz.
     static let reservationBudget = 1 << 24
 
     private static func downmix(_ interleaved: [Float], channels: Int, frames: Int, into mono: inout [Float]) {
