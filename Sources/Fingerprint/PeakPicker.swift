@@ -92,18 +92,51 @@ public struct PeakPicker: Sendable {
         return min(0.5, max(-0.5, 0.5 * (a - c) / curvature))
     }
 
-    /// Maximum over a window of +-radius along one axis of a row-major matrix.
+    /// Maximum over a window of +-radius along one axis of a row-major matrix, eight columns at
+    /// a time (the picker's most expensive step): along rows through a copy of each row padded
+    /// with -infinity, across rows as the running maximum of whole rows.
     static func slidingMax(_ m: [Float], rows: Int, columns: Int, radius: Int, alongRows: Bool) -> [Float] {
+        typealias Lanes = SIMD8<Float>
+        let lanes = Lanes.scalarCount
+        // Rounded up to whole lanes; the extra columns are computed and dropped.
+        let padded = (columns + lanes - 1) / lanes * lanes
         var out = [Float](repeating: 0, count: m.count)
-        let (outer, inner) = alongRows ? (rows, columns) : (columns, rows)
-        for o in 0..<outer {
-            for i in 0..<inner {
-                var best = -Float.infinity
-                for j in max(0, i - radius)...min(inner - 1, i + radius) {
-                    let v = alongRows ? m[o * columns + j] : m[j * columns + o]
-                    if v > best { best = v }
+        func maximum(_ a: Lanes, _ b: Lanes) -> Lanes { a.replacing(with: b, where: b .> a) }
+        m.withUnsafeBufferPointer { m in
+            out.withUnsafeMutableBufferPointer { out in
+                if alongRows {
+                    var row = [Float](repeating: -.infinity, count: padded + 2 * radius)
+                    var result = [Float](repeating: 0, count: padded)
+                    for r in 0..<rows {
+                        for c in 0..<columns { row[radius + c] = m[r * columns + c] }
+                        row.withUnsafeBytes { row in
+                            result.withUnsafeMutableBufferPointer { result in
+                                for c in stride(from: 0, to: padded, by: lanes) {
+                                    var best = row.loadUnaligned(fromByteOffset: 4 * c, as: Lanes.self)
+                                    for j in 1...(2 * radius) { best = maximum(best, row.loadUnaligned(fromByteOffset: 4 * (c + j), as: Lanes.self)) }
+                                    UnsafeMutableRawPointer(result.baseAddress!).storeBytes(of: best, toByteOffset: 4 * c, as: Lanes.self)
+                                }
+                            }
+                        }
+                        for c in 0..<columns { out[r * columns + c] = result[c] }
+                    }
+                } else {
+                    let whole = columns / lanes * lanes
+                    let source = UnsafeRawPointer(m.baseAddress!), target = UnsafeMutableRawPointer(out.baseAddress!)
+                    for r in 0..<rows {
+                        let first = max(0, r - radius), last = min(rows - 1, r + radius)
+                        for c in stride(from: 0, to: whole, by: lanes) {
+                            var best = source.loadUnaligned(fromByteOffset: 4 * (first * columns + c), as: Lanes.self)
+                            for j in first...last { best = maximum(best, source.loadUnaligned(fromByteOffset: 4 * (j * columns + c), as: Lanes.self)) }
+                            target.storeBytes(of: best, toByteOffset: 4 * (r * columns + c), as: Lanes.self)
+                        }
+                        for c in whole..<columns {
+                            var best = m[first * columns + c]
+                            for j in first...last { best = Swift.max(best, m[j * columns + c]) }
+                            out[r * columns + c] = best
+                        }
+                    }
                 }
-                if alongRows { out[o * columns + i] = best } else { out[i * columns + o] = best }
             }
         }
         return out

@@ -13,7 +13,8 @@ struct IngestCommand: ParsableCommand {
         abstract: "Fingerprint masters into the catalog.",
         discussion: """
             Reads WAV, FLAC, Ogg Vorbis, Opus and MP3; directories are searched recursively for \
-            files with those extensions. Each track is stored in one transaction, so an interrupted \
+            files with those extensions, skipping hidden files and folders (names starting with a \
+            dot). Each track is stored in one transaction, so an interrupted \
             ingest leaves no partial track, and running it again skips what is already stored (by \
             content SHA-256) and finishes the rest. Exits non-zero when any file failed.
 
@@ -168,8 +169,11 @@ struct IngestCommand: ParsableCommand {
             var isDirectory: ObjCBool = false
             guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else { missing.append(path); continue }
             guard isDirectory.boolValue else { add(path); continue }
+            // Hidden files and folders are skipped: that is where renders, copies and editors
+            // keep files that are still being written.
             let found = (fm.enumerator(atPath: path)?.allObjects as? [String] ?? [])
                 .filter { audioExtensions.contains(($0 as NSString).pathExtension.lowercased()) }
+                .filter { !$0.split(separator: "/").contains { $0.hasPrefix(".") } }
                 .sorted()
             for relative in found { add((path as NSString).appendingPathComponent(relative)) }
         }

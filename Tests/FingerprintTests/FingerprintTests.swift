@@ -28,6 +28,23 @@ import Remix
 @Suite struct PeakPickerTests {
     let parameters = FingerprintParameters.current
 
+    /// The vectorised neighbourhood maximum equals the plain definition, edges and odd widths included.
+    @Test(arguments: [true, false])
+    func slidingMaxIsTheWindowMaximum(alongRows: Bool) {
+        var rng = SeededRandom(seed: 9)
+        let rows = 23, columns = 37, radius = 4
+        let m = (0..<rows * columns).map { _ in Float.random(in: -5...5, using: &rng) }
+        let fast = PeakPicker.slidingMax(m, rows: rows, columns: columns, radius: radius, alongRows: alongRows)
+        for r in 0..<rows {
+            for c in 0..<columns {
+                let window = alongRows
+                    ? (max(0, c - radius)...min(columns - 1, c + radius)).map { m[r * columns + $0] }
+                    : (max(0, r - radius)...min(rows - 1, r + radius)).map { m[$0 * columns + c] }
+                #expect(fast[r * columns + c] == window.max()!, "row \(r), column \(c)")
+            }
+        }
+    }
+
     /// Tone bursts at known times and frequencies: each must give a peak at its bin while it sounds.
     @Test func tonePeaksLandOnTheirBinsAndFrames() {
         let rate = parameters.sampleRate

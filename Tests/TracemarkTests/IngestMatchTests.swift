@@ -101,7 +101,12 @@ import Testing
         try writeMasters(seconds: 10)
         try Data("RIFF\u{0}\u{0}\u{0}\u{0}WAVEjunk".utf8).write(to: URL(fileURLWithPath: masters + "/broken.wav"))
         _ = FileManager.default.createFile(atPath: masters + "/empty.flac", contents: Data())
+        // Hidden files and folders (files still being written, say) are not read at all.
+        try FileManager.default.createDirectory(atPath: masters + "/.rendering", withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: masters + "/.rendering/half.wav", contents: Data("RIFF".utf8))
+        _ = FileManager.default.createFile(atPath: masters + "/.half.flac", contents: Data())
         let result = try CLI.run(["ingest", masters, "--database-url", url])
+        #expect(!result.stderr.contains("half"), "\(result.stderr)")
         #expect(result.status == 1)
         #expect(result.stderr.contains("broken.wav"), "\(result.stderr)")
         #expect(result.stderr.contains("empty.flac"), "\(result.stderr)")
