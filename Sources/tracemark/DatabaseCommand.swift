@@ -8,7 +8,7 @@ struct DatabaseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db",
         abstract: "Database schema and state; backup and restore.",
-        subcommands: [Init.self, Migrate.self, Status.self, Backup.self, Restore.self]
+        subcommands: [Init.self, Migrate.self, Status.self, Backup.self, Restore.self, ShardsCommand.self]
     )
 
     struct Init: ParsableCommand {
