@@ -100,24 +100,35 @@ import Testing
         defer { Task { await daemon.stop() } }
         let baseline = try await answers(daemon, clips)
 
-        // Queries run in a loop from three clients while partitions move out and one back.
-        // The moves start once every client has an answer, on a thread of their own (a blocking
-        // task could wait for the clients' threads).
+        // Three clients query in a loop while partitions move out to the shards and back, round
+        // after round, until at least 12 answers came entirely within the moves; then a last
+        // round leaves three on shards. The mover starts once every client has an answer and
+        // runs on a thread of its own (a blocking task could hold up the clients' tasks).
         let moving = Mutexed(true)
         let answered = Mutexed(0)
-        let moved = Mutexed<Result<(ContinuousClock.Instant, ContinuousClock.Instant), any Error>?>(nil)
-        let plan = [("p0", "a"), ("p1", "b"), ("p2", "a"), ("p3", "b"), ("p2", "local"), ("p3", "a")]
+        let moved = Mutexed<Result<(ContinuousClock.Instant, ContinuousClock.Instant, Int), any Error>?>(nil)
+        let out = [("p0", "a"), ("p1", "b"), ("p2", "a"), ("p3", "b")]
+        let back = out.map { ($0.0, Shards.local) }
         Thread {
             defer { moving.value = false }
-            while answered.value < 3 { usleep(10_000) }
+            while answered.value < 3 { usleep(10_000) } // each client's first, or all of one's: enough
             moved.value = Result {
                 let connection = try PostgresConnection(connectionString: url)
                 let start = ContinuousClock.now
-                for (partition, shard) in plan {
-                    let outcome = try Shards.move(connection, partition: partition, to: shard)
-                    #expect(outcome.rows ?? 0 > 0, "\(outcome)")
-                }
-                return (start, ContinuousClock.now)
+                let answeredBefore = answered.value
+                var moves = 0
+                repeat {
+                    for (partition, shard) in out + back + out.prefix(3) {
+                        let outcome = try Shards.move(connection, partition: partition, to: shard)
+                        #expect(outcome.rows ?? 0 > 0, "\(outcome)")
+                        moves += 1
+                    }
+                    if answered.value - answeredBefore < 15 { // 3 may have been sent before the first move
+                        for (partition, _) in out.prefix(3) { _ = try Shards.move(connection, partition: partition, to: Shards.local) }
+                        moves += 3
+                    } else { break }
+                } while ContinuousClock.now - start < .seconds(30)
+                return (start, ContinuousClock.now, moves)
             }
         }.start()
         let replies = try await withThrowingTaskGroup(of: [(Int, UInt, String, ContinuousClock.Instant, ContinuousClock.Instant)].self) { group in
@@ -125,11 +136,11 @@ import Testing
                 group.addTask {
                     var replies: [(Int, UInt, String, ContinuousClock.Instant, ContinuousClock.Instant)] = []
                     var i = client
-                    while moving.value || replies.count < 2 {
+                    while moving.value {
                         let sent = ContinuousClock.now
                         let reply = try await daemon.client.send(.POST, "/v1/match?top=3", body: clips[i % clips.count])
                         replies.append((i % clips.count, UInt(reply.status), String(decoding: reply.body, as: UTF8.self), sent, ContinuousClock.now))
-                        if replies.count == 1 { answered.modify { $0 += 1 } }
+                        answered.modify { $0 += 1 }
                         i += 3
                     }
                     return replies
@@ -137,12 +148,13 @@ import Testing
             }
             return try await group.reduce(into: []) { $0 += $1 }
         }
-        let (moveStart, moveEnd) = try #require(moved.value).get()
+        let (moveStart, moveEnd, moves) = try #require(moved.value).get()
 
-        #expect(try Shards.placements(db).map(\.location) == ["a", "b", "local", "a"])
+        #expect(try Shards.placements(db).map(\.location) == ["a", "b", "a", "local"])
         #expect(try contents(db) == before)
-        let during = replies.filter { $0.3 < moveEnd && $0.4 > moveStart }
-        #expect(during.count >= 3, "only \(during.count) of \(replies.count) queries overlapped the moves")
+        let within = replies.filter { $0.3 >= moveStart && $0.4 <= moveEnd }
+        print("shard moves: \(moves) in \(moveEnd - moveStart); \(replies.count) queries, \(within.count) of them within the moves")
+        #expect(within.count >= 12, "only \(within.count) of \(replies.count) queries ran within the moves")
         for (clip, status, body, _, _) in replies {
             #expect(status == 200, "clip \(clip): \(body)")
             guard status == 200 else { continue }
