@@ -100,7 +100,7 @@ import Testing
         defer { Task { await daemon.stop() } }
         let baseline = try await answers(daemon, clips)
 
-        // Three clients query in a loop while partitions move out to the shards and back, round
+        // Three clients query in a loop while partitions move out to the shards, between them and back, round
         // after round, until at least 12 answers came entirely within the moves; then a last
         // round leaves three on shards. The mover starts once every client has an answer and
         // runs on a thread of its own (a blocking task could hold up the clients' tasks).
@@ -118,7 +118,8 @@ import Testing
                 let answeredBefore = answered.value
                 var moves = 0
                 repeat {
-                    for (partition, shard) in out + back + out.prefix(3) {
+                    // p3 also goes from one shard to the other.
+                    for (partition, shard) in out + [("p3", "a")] + back + out.prefix(3) {
                         let outcome = try Shards.move(connection, partition: partition, to: shard)
                         #expect(outcome.rows ?? 0 > 0, "\(outcome)")
                         moves += 1
