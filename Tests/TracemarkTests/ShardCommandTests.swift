@@ -118,6 +118,11 @@ import Testing
                 && down.stderr.contains("1 of 2 shards down: west"), "\(down.stdout) \(down.stderr)")
         let partial = try CLI.run(["db", "shards", "list", "--timeout", "2"] + options)
         #expect(partial.status == 0 && partial.stdout.contains("fingerprints_p1  west    unreachable"), "\(partial.stdout) \(partial.stderr)")
+        let doctor = try CLI.run(["doctor", "--json"] + options)
+        let shardsCheck = try #require(try (JSONSerialization.jsonObject(with: Data(doctor.stdout.utf8)) as? [[String: Any]])?
+            .first { $0["check"] as? String == "shards" }, "\(doctor.stdout)")
+        #expect(doctor.status != 0 && shardsCheck["status"] as? String == "fail"
+                && (shardsCheck["detail"] as? String)?.hasPrefix("west down (") == true, "\(shardsCheck)")
         let stuck = try CLI.run(["db", "shards", "move", "p2", "local"] + options)
         #expect(stuck.status != 0 && stuck.stderr.contains("the shard west does not answer"), "\(stuck.stderr)")
         try own.start()
