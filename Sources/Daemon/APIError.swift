@@ -87,6 +87,9 @@ public struct APIError: HTTPResponseError, Sendable {
         case let error as RegistryError where error.isDiskFull:
             return APIError(.serviceUnavailable, code: "database_unavailable",
                             "the database's disk is full (\(error.description)); nothing was written", retryAfter: 60)
+        case let error as RegistryError where error.unavailableShard != nil:
+            return APIError(.serviceUnavailable, code: "database_unavailable",
+                            "the shard \(error.unavailableShard ?? "") is unavailable (\(Shards.firstLine(of: error))); retry shortly", retryAfter: 5)
         case let error as RegistryError where error.isConnectionLoss:
             return APIError(.serviceUnavailable, code: "database_unavailable",
                             "the database is unavailable (\(error.description)); retry shortly", retryAfter: 5)

@@ -39,6 +39,11 @@ public final class ConnectionPool: @unchecked Sendable {
             let value = try body(connection)
             checkIn(connection, healthy: true)
             return value
+        } catch let error as RegistryError where error.unavailableShard != nil && connection.isOpen {
+            // A shard (postgres_fdw) could not be reached: this connection and the idle ones still
+            // work, and running the body again would only wait for the shard again.
+            checkIn(connection, healthy: true)
+            throw error
         } catch let error as RegistryError where error.isConnectionLoss {
             checkIn(connection, healthy: false)
             guard retryOnStaleConnection, reused else { throw error }

@@ -9,6 +9,8 @@ public enum RegistryError: Error, CustomStringConvertible, Sendable {
     case migration(file: String, message: String)
     /// The fingerprint table's layout cannot be changed as asked.
     case layout(String)
+    /// A shard cannot be added or a partition moved as asked (unknown name, unreachable URL).
+    case shards(String)
     /// A value in a result did not have the expected type or shape.
     case decoding(String)
 
@@ -19,6 +21,7 @@ public enum RegistryError: Error, CustomStringConvertible, Sendable {
         case let .cluster(message): return "embedded PostgreSQL: \(message)"
         case let .migration(file, message): return "migration \(file) failed: \(message)"
         case let .layout(message): return "fingerprint layout: \(message)"
+        case let .shards(message): return "shards: \(message)"
         case let .decoding(message): return "unexpected database result: \(message)"
         }
     }
@@ -28,6 +31,17 @@ public enum RegistryError: Error, CustomStringConvertible, Sendable {
     public var isDiskFull: Bool {
         if case let .statement(_, state) = self { return state == "53100" }
         return false
+    }
+
+    /// The shard a statement could not reach, when that is why it failed. postgres_fdw reports
+    /// `could not connect to server "NAME"` (SQLSTATE 08001) on the coordinator's connection,
+    /// which itself stays usable; a foreign server is named after its shard.
+    public var unavailableShard: String? {
+        guard case let .statement(message, state) = self, state?.hasPrefix("08") == true,
+              let start = message.range(of: "server \""),
+              let end = message[start.upperBound...].firstIndex(of: "\"") else { return nil }
+        let name = message[start.upperBound..<end]
+        return name.isEmpty ? nil : String(name)
     }
 
     /// True when the failure is the connection, not the statement: worth a reconnect.

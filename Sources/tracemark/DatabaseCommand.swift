@@ -8,7 +8,7 @@ struct DatabaseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db",
         abstract: "Database schema and state; backup and restore.",
-        subcommands: [Init.self, Migrate.self, Status.self, Backup.self, Restore.self]
+        subcommands: [Init.self, Migrate.self, Status.self, Backup.self, Restore.self, ShardsCommand.self]
     )
 
     struct Init: ParsableCommand {
@@ -89,6 +89,11 @@ struct DatabaseCommand: ParsableCommand {
                 print("fingerprints: unpartitioned (`tracemark db init --partitions N` converts it)")
             case let layout:
                 print("fingerprints: \(layout)")
+                let shards = try Shards.list(db)
+                if !shards.isEmpty {
+                    let remote = try Shards.placements(db).filter { $0.shard != nil }.count
+                    print("shards: \(shards.map(\.name).joined(separator: ", ")); \(remote) partitions on shards (`tracemark db shards list`)")
+                }
             }
             let catalog = Catalog(db)
             let size = try catalog.size()

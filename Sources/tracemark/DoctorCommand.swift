@@ -151,6 +151,15 @@ struct DoctorCommand: AsyncParsableCommand {
                 checks.append(.fail("fingerprints", "\(stale) of \(size.tracks) tracks were fingerprinted with another version than \(version)",
                                     fix: "run `tracemark ingest` on their files again (`tracemark db status` counts them)"))
             }
+            // Only registries with shards get this line: a lookup needs every shard.
+            let probes = try Shards.check(db, timeoutSeconds: 5)
+            let down = probes.filter { !$0.isUp }
+            if !down.isEmpty {
+                checks.append(.fail("shards", down.map { "\($0.shard.name) down (\($0.problem ?? ""))" }.joined(separator: "; ") + "; matches get 503 until it is back",
+                                    fix: "start the shard's PostgreSQL server or restore the network to it; `tracemark db shards check` probes again (docs/operations.md)"))
+            } else if !probes.isEmpty {
+                checks.append(.ok("shards", probes.map { "\($0.shard.name) up" }.joined(separator: ", ")))
+            }
         } catch {
             checks.append(.fail("database", "\(place): \(error)", fix: "check that this user may read the tracemark tables"))
         }

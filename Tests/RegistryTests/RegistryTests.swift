@@ -14,7 +14,7 @@ import Testing
         #expect(status.applied.map(\.version) == migrator.migrations.map(\.version))
         #expect(status.applied.first?.name == "0001_catalog")
         let tables = try db.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1").rows.compactMap { $0[0].text }
-        #expect(tables == ["fingerprints", "policies", "policy_versions", "rights_holders", "schema_migrations", "tracks", "verifications", "watermark_ledger"])
+        #expect(tables == ["fingerprints", "policies", "policy_versions", "rights_holders", "schema_migrations", "shards", "tracks", "verifications", "watermark_ledger"])
     }
 
     @Test func failingMigrationLeavesNothingBehind() throws {
