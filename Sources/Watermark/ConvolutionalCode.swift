@@ -30,43 +30,48 @@ enum ConvolutionalCode {
         return out
     }
 
+    /// Branch outputs as ±1, indexed by (state, bit) then output.
+    static let branchSigns: [Float] = (0..<(stateCount * 2)).flatMap { index -> [Float] in
+        let (o0, o1, o2) = outputs(state: index / 2, bit: index % 2)
+        return [o0 == 1 ? 1 : -1, o1 == 1 ? 1 : -1, o2 == 1 ? 1 : -1]
+    }
+
     /// Maximum-likelihood input bits for soft values (positive: coded bit 1 more likely; the
     /// magnitude is the confidence). `soft.count` must be `codedCount(bits: bitCount)`.
     static func decode(_ soft: [Float], bitCount: Int) -> [UInt8] {
         precondition(soft.count == codedCount(bits: bitCount))
         let steps = bitCount + memory
         let states = stateCount
-        var metric = [Float](repeating: -.infinity, count: states)
+        // Unreached states hold a large negative metric rather than -infinity: no branch per state.
+        var metric = [Float](repeating: -1e30, count: states)
         metric[0] = 0
         var next = [Float](repeating: 0, count: states)
         // decisions[t * states + s]: the previous state on the survivor path into s at step t.
         var decisions = [UInt8](repeating: 0, count: steps * states)
-        // Branch outputs as ±1, indexed by (state, bit).
-        var branch = [Float](repeating: 0, count: states * 2 * 3)
-        for s in 0..<states {
-            for b in 0..<2 {
-                let (o0, o1, o2) = outputs(state: s, bit: b)
-                branch[(s * 2 + b) * 3] = o0 == 1 ? 1 : -1
-                branch[(s * 2 + b) * 3 + 1] = o1 == 1 ? 1 : -1
-                branch[(s * 2 + b) * 3 + 2] = o2 == 1 ? 1 : -1
-            }
-        }
-        for t in 0..<steps {
-            let r0 = soft[3 * t], r1 = soft[3 * t + 1], r2 = soft[3 * t + 2]
-            for i in 0..<states { next[i] = -.infinity }
-            let inputBits = t < bitCount ? 2 : 1 // the tail forces zeros
-            for s in 0..<states where metric[s] > -.infinity {
-                for b in 0..<inputBits {
-                    let o = (s * 2 + b) * 3
-                    let m = metric[s] + r0 * branch[o] + r1 * branch[o + 1] + r2 * branch[o + 2]
-                    let n = (b << memory | s) >> 1
-                    if m > next[n] {
-                        next[n] = m
-                        decisions[t * states + n] = UInt8(s)
+        Self.branchSigns.withUnsafeBufferPointer { branch in
+            decisions.withUnsafeMutableBufferPointer { decisions in
+                for t in 0..<steps {
+                    let r0 = soft[3 * t], r1 = soft[3 * t + 1], r2 = soft[3 * t + 2]
+                    let forced = t >= bitCount // the tail forces zeros
+                    // State n is reached from s = (n << 1) & mask | x with input bit n >> (memory - 1).
+                    for n in 0..<states {
+                        let b = n >> (memory - 1)
+                        if forced && b == 1 { next[n] = -1e30; continue }
+                        let s0 = (n << 1) & (states - 1), s1 = s0 | 1
+                        let o0 = (s0 * 2 + b) * 3, o1 = (s1 * 2 + b) * 3
+                        let m0 = metric[s0] + r0 * branch[o0] + r1 * branch[o0 + 1] + r2 * branch[o0 + 2]
+                        let m1 = metric[s1] + r0 * branch[o1] + r1 * branch[o1 + 1] + r2 * branch[o1 + 2]
+                        if m1 > m0 {
+                            next[n] = m1
+                            decisions[t * states + n] = UInt8(s1)
+                        } else {
+                            next[n] = m0
+                            decisions[t * states + n] = UInt8(s0)
+                        }
                     }
+                    swap(&metric, &next)
                 }
             }
-            swap(&metric, &next)
         }
         var bits = [UInt8](repeating: 0, count: steps)
         var state = 0
@@ -113,32 +118,36 @@ extension ConvolutionalCode {
         var fromState = [UInt8](repeating: 0, count: steps * states * l)
         var fromRank = [UInt8](repeating: 0, count: steps * states * l)
         var branch = [Float](repeating: 0, count: states * 2)
-        var candidates = [(Float, Int, Int)]()
-        candidates.reserveCapacity(2 * l)
         for t in 0..<steps {
             let r0 = soft[3 * t], r1 = soft[3 * t + 1], r2 = soft[3 * t + 2]
-            for s in 0..<states {
-                for b in 0..<2 {
-                    let (o0, o1, o2) = outputs(state: s, bit: b)
-                    branch[s * 2 + b] = (o0 == 1 ? r0 : -r0) + (o1 == 1 ? r1 : -r1) + (o2 == 1 ? r2 : -r2)
-                }
+            for i in 0..<(states * 2) {
+                branch[i] = r0 * branchSigns[3 * i] + r1 * branchSigns[3 * i + 1] + r2 * branchSigns[3 * i + 2]
             }
             for i in 0..<next.count { next[i] = -.infinity }
             for n in 0..<states {
                 let b = n >> (memory - 1)
                 if t >= bitCount && b == 1 { continue } // the tail forces zeros
-                candidates.removeAll(keepingCapacity: true)
-                for x in 0..<2 {
-                    let s = ((n << 1) & (states - 1)) | x
-                    for r in 0..<l where metric[s * l + r] > -.infinity {
-                        candidates.append((metric[s * l + r] + branch[s * 2 + b], s, r))
+                // Each predecessor's list is sorted and one branch adds a constant to it, so the
+                // best l of the two is a merge.
+                let s0 = (n << 1) & (states - 1), s1 = s0 | 1
+                let add0 = branch[s0 * 2 + b], add1 = branch[s1 * 2 + b]
+                var r0 = 0, r1 = 0
+                for rank in 0..<l {
+                    let m0 = r0 < l ? metric[s0 * l + r0] + add0 : -.infinity
+                    let m1 = r1 < l ? metric[s1 * l + r1] + add1 : -.infinity
+                    guard m0 > -.infinity || m1 > -.infinity else { break }
+                    let index = (t * states + n) * l + rank
+                    if m1 > m0 {
+                        next[n * l + rank] = m1
+                        fromState[index] = UInt8(s1)
+                        fromRank[index] = UInt8(r1)
+                        r1 += 1
+                    } else {
+                        next[n * l + rank] = m0
+                        fromState[index] = UInt8(s0)
+                        fromRank[index] = UInt8(r0)
+                        r0 += 1
                     }
-                }
-                candidates.sort { $0.0 > $1.0 }
-                for (rank, c) in candidates.prefix(l).enumerated() {
-                    next[n * l + rank] = c.0
-                    fromState[(t * states + n) * l + rank] = UInt8(c.1)
-                    fromRank[(t * states + n) * l + rank] = UInt8(c.2)
                 }
             }
             swap(&metric, &next)

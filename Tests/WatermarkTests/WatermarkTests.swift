@@ -217,6 +217,23 @@ private func excerpt(_ audio: AudioBuffer, from start: Double, seconds: Double) 
         #expect(rescued > 0)
     }
 
+    @Test func listDecodingRanksWordsByTheirMetric() throws {
+        // The list is merged from sorted predecessor lists: each word must correlate with the soft
+        // values no better than the one before it, and the first best of all.
+        var random = LayoutRandom(state: 21)
+        let bits = (0..<128).map { _ in UInt8(random.next() & 1) }
+        let soft = ConvolutionalCode.encode(bits).map { ($0 == 1 ? Float(1) : -1) + 4 * (random.unit() - 0.5) }
+        func metric(_ word: [UInt8]) -> Float {
+            zip(ConvolutionalCode.encode(word), soft).reduce(0) { $0 + ($1.0 == 1 ? $1.1 : -$1.1) }
+        }
+        let list = ConvolutionalCode.decodeList(soft, bitCount: 128, listSize: 16)
+        #expect(list.count == 16)
+        for (a, b) in zip(list, list.dropFirst()) { #expect(metric(a) >= metric(b) - 1e-3) }
+        var flipped = list[0]
+        flipped[60] ^= 1
+        #expect(metric(list[0]) > metric(flipped))
+    }
+
     @Test func markSurvivesAnMP3RoundTripOfAnExcerpt() throws {
         let music = generatedMusic(seconds: 24)
         let (marked, report) = try Watermark.embed(serial: Self.serial, key: Self.key, into: music)
