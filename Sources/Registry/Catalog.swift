@@ -202,9 +202,13 @@ public struct Catalog: Sendable {
         Int(try db.query("SELECT count(*) FROM tracks WHERE fingerprint_version <> $1", [.int32(version)]).rows[0][0].int ?? 0)
     }
 
-    /// On-disk bytes of the fingerprint table and its index (of all its partitions, when partitioned).
+    /// On-disk bytes of the fingerprint table and its index (of all its local partitions, when
+    /// partitioned). `pg_partition_tree` lists nothing for a table that is not partitioned.
     public func fingerprintBytes() throws -> Int {
-        Int(try db.query("SELECT coalesce(sum(pg_total_relation_size(relid)), 0)::bigint FROM pg_partition_tree('fingerprints')").rows[0][0].int ?? 0)
+        Int(try db.query("""
+            SELECT coalesce((SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('fingerprints')),
+                            pg_total_relation_size('fingerprints'))::bigint
+            """).rows[0][0].int ?? 0)
     }
 
     private static func track(_ row: [PostgresValue]) throws -> Track {
