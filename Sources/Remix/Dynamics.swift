@@ -16,24 +16,33 @@ enum Dynamics {
         let threshold = Float(s.thresholdDecibels), knee = Float(s.kneeDecibels)
         let slope = Float(1 - 1 / s.ratio), makeup = Float(s.makeupDecibels)
         var gain = [Float](repeating: 1, count: blockFrames)
+        var peak = [Float](repeating: 0, count: blockFrames)
         var reduction: Float = 0 // dB, >= 0
+        typealias Lanes = SIMD8<Float>
+        let halfKnee = Lanes(repeating: knee / 2), slopes = Lanes(repeating: slope), thresholds = Lanes(repeating: threshold)
+        let floor = Lanes(repeating: 1e-9), zero = Lanes.zero, kneeWidth = Lanes(repeating: 2 * knee)
         for block in stride(from: 0, to: audio.frameCount, by: blockFrames) {
             let frames = block..<min(audio.frameCount, block + blockFrames)
-            let peak = linkedPeak(audio, frames)
-            peak.withUnsafeBufferPointer { p in
+            linkedPeak(audio, frames, into: &peak)
+            peak.withUnsafeMutableBufferPointer { p in
                 gain.withUnsafeMutableBufferPointer { g in
-                    for i in 0..<frames.count {
-                        let level = FastMath.decibels(max(p[i], 1e-9))
-                        let over = level - threshold
-                        var target: Float = 0
-                        if over >= knee / 2 { target = slope * over } else if knee > 0, over > -knee / 2 {
-                            let x = over + knee / 2
-                            target = slope * x * x / (2 * knee)
-                        }
+                    let count = frames.count
+                    // The static curve has no recursion: eight frames at a time (the gain reduction each
+                    // frame asks for, in dB), then the attack/release smoothing, which is serial, then
+                    // back to amplitude eight at a time. Same operations as frame by frame, same result.
+                    VectorOps.transform(UnsafeMutableBufferPointer(rebasing: p[0..<count])) { level in
+                        let over = FastMath.decibels(VectorOps.maximum(level, floor)) - thresholds
+                        let x = over + halfKnee
+                        let soft = knee > 0 ? (slopes * x * x / kneeWidth).replacing(with: zero, where: over .<= -halfKnee) : zero
+                        return soft.replacing(with: slopes * over, where: over .>= halfKnee)
+                    }
+                    for i in 0..<count {
+                        let target = p[i]
                         let coefficient = target > reduction ? attack : release
                         reduction = target + coefficient * (reduction - target)
-                        g[i] = FastMath.amplitude(decibels: makeup - reduction)
+                        g[i] = makeup - reduction
                     }
+                    VectorOps.transform(UnsafeMutableBufferPointer(rebasing: g[0..<count])) { FastMath.amplitude(decibels: $0) }
                 }
             }
             apply(gain, to: &audio, frames)
@@ -84,7 +93,16 @@ enum Dynamics {
     /// Largest absolute sample across channels at each frame of `frames`.
     static func linkedPeak(_ audio: AudioBuffer, _ frames: Range<Int>) -> [Float] {
         var peak = [Float](repeating: 0, count: frames.count)
-        guard !frames.isEmpty else { return peak }
+        linkedPeak(audio, frames, into: &peak)
+        return peak
+    }
+
+    /// The same into the first `frames.count` values of `peak`.
+    static func linkedPeak(_ audio: AudioBuffer, _ frames: Range<Int>, into peak: inout [Float]) {
+        guard !frames.isEmpty else { return }
+        peak.withUnsafeMutableBufferPointer { p in
+            for i in 0..<frames.count { p[i] = 0 }
+        }
         for channel in audio.channels {
             channel.withUnsafeBufferPointer { x in
                 peak.withUnsafeMutableBufferPointer { p in
@@ -92,7 +110,6 @@ enum Dynamics {
                 }
             }
         }
-        return peak
     }
 
     /// out[i] = min(x[i..<i+window]) (the window shrinks at the end), in O(n) without branches

@@ -88,7 +88,9 @@ enum Effects {
     /// Reads `x` at fractional position `p` (linear interpolation, zero outside).
     @inline(__always)
     static func read(_ x: UnsafeBufferPointer<Float>, at p: Double) -> Float {
-        let i = Int(p.rounded(.down))
+        // Floor by conversion: `rounded(.down)` is a libm call on baseline x86-64, once per read.
+        var i = Int(p)
+        if Double(i) > p { i -= 1 }
         if i < 0 || i + 1 >= x.count { return i >= 0 && i < x.count ? x[i] : 0 }
         let f = Float(p - Double(i))
         return x[i] + f * (x[i + 1] - x[i])
@@ -127,15 +129,22 @@ enum Effects {
         let wowAmplitude = s.wowPercent / 100 / (2 * Double.pi * s.wowRate) * rate
         let flutterAmplitude = s.flutterPercent / 100 / (2 * Double.pi * s.flutterRate) * rate
         let ww = 2 * Double.pi * s.wowRate / rate, wf = 2 * Double.pi * s.flutterRate / rate
-        for c in audio.channels.indices {
-            let source = audio.channels[c]
-            var wow = Oscillator(step: ww, phase: 0), flutter = Oscillator(step: wf, phase: 0)
-            audio.channels[c].withUnsafeMutableBufferPointer { out in
-                source.withUnsafeBufferPointer { x in
-                    for i in x.indices {
-                        // Both sines start at 0, so the output starts aligned with the input.
-                        let d = wowAmplitude * wow.next() + flutterAmplitude * flutter.next()
-                        out[i] = read(x, at: Double(i) - d)
+        // Every channel moves with the same tape: one delay curve, computed once per block.
+        var wow = Oscillator(step: ww, phase: 0), flutter = Oscillator(step: wf, phase: 0)
+        let n = audio.frameCount, block = 4096
+        var position = [Double](repeating: 0, count: block)
+        let sources = audio.channels
+        for start in stride(from: 0, to: n, by: block) {
+            let count = min(block, n - start)
+            for j in 0..<count {
+                // Both sines start at 0, so the output starts aligned with the input.
+                let d = wowAmplitude * wow.next() + flutterAmplitude * flutter.next()
+                position[j] = Double(start + j) - d
+            }
+            for c in audio.channels.indices {
+                audio.channels[c].withUnsafeMutableBufferPointer { out in
+                    sources[c].withUnsafeBufferPointer { x in
+                        for j in 0..<count { out[start + j] = read(x, at: position[j]) }
                     }
                 }
             }
