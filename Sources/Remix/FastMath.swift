@@ -87,4 +87,57 @@ enum FastMath {
         let denominator = 135_135 + t2 * (62_370 + t2 * (3_150 + 28 * t2))
         return VectorOps.clamp(numerator / denominator, SIMD8(repeating: -1), SIMD8(repeating: 1))
     }
+
+    /// cos and sin of eight angles in [-pi, pi], within 1.2e-7 of libm's (measured over a million
+    /// angles by the tests): the angle less its nearest multiple of pi/2 (pi/2 in two parts, so the
+    /// remainder is exact), Taylor series to the 9th and 10th power on [-pi/4, pi/4], then the quadrant.
+    @inline(__always)
+    static func cosSin(_ angle: SIMD8<Float>) -> (cos: SIMD8<Float>, sin: SIMD8<Float>) {
+        typealias V = SIMD8<Float>
+        let magic = V(repeating: 12_582_912)
+        let q = (angle * V(repeating: 0.63661977)) + magic - magic // nearest integer to angle / (pi/2)
+        let r = (angle - q * V(repeating: 1.5707963)) - q * V(repeating: -4.371139e-8)
+        let r2 = r * r
+        var s = V(repeating: 2.7557319e-6) * r2 + V(repeating: -1.9841270e-4)
+        s = s * r2 + V(repeating: 8.3333333e-3)
+        s = s * r2 + V(repeating: -1.6666667e-1)
+        s = r + r * r2 * s
+        var c = V(repeating: -2.7557319e-7) * r2 + V(repeating: 2.4801587e-5)
+        c = c * r2 + V(repeating: -1.3888889e-3)
+        c = c * r2 + V(repeating: 4.1666668e-2)
+        c = c * r2 + V(repeating: -0.5)
+        c = V(repeating: 1) + r2 * c
+        // The quadrant from q's low bits (q + 1.5 * 2^23 holds q in its low mantissa bits).
+        // Bit operations only: integer lane comparisons compile to a loop over the lanes.
+        typealias U = SIMD8<UInt32>
+        let bits = unsafeBitCast(q + magic, to: U.self)
+        let odd = U.zero &- (bits & 1) // all ones in odd quadrants, where cos and sin swap
+        let cb = unsafeBitCast(c, to: U.self), sb = unsafeBitCast(s, to: U.self)
+        let cosine = ((cb & ~odd) | (sb & odd)) ^ (((bits &+ 1) & 2) &<< 30) // negative in quadrants 1 and 2
+        let sine = ((sb & ~odd) | (cb & odd)) ^ ((bits & 2) &<< 30)            // negative in quadrants 2 and 3
+        return (unsafeBitCast(cosine, to: V.self), unsafeBitCast(sine, to: V.self))
+    }
+
+    /// atan2(y, x) on eight lanes within 2.4e-7 rad of libm's (measured by the tests): the ratio of
+    /// the smaller to the larger magnitude in [0, 1], reduced below tan(pi/8) around 1, Cephes'
+    /// atanf polynomial, then the octant. A lane with y = -0 and x < 0 gives pi (libm: -pi).
+    @inline(__always)
+    static func atan2(_ y: SIMD8<Float>, _ x: SIMD8<Float>) -> SIMD8<Float> {
+        typealias V = SIMD8<Float>
+        let ax = VectorOps.magnitude(x), ay = VectorOps.magnitude(y)
+        let big = VectorOps.maximum(ax, ay), small = VectorOps.minimum(ax, ay)
+        let zero = V.zero, one = V(repeating: 1)
+        let a = (small / big.replacing(with: one, where: big .== zero))
+        let reduce = a .> V(repeating: 0.41421356)
+        let t = a.replacing(with: (a - one) / (a + one), where: reduce)
+        let z = t * t
+        var p = V(repeating: 8.05374449538e-2) * z - V(repeating: 1.38776856032e-1)
+        p = p * z + V(repeating: 1.99777106478e-1)
+        p = p * z - V(repeating: 3.33329491539e-1)
+        var r = p * z * t + t
+        r = r + zero.replacing(with: V(repeating: 0.78539816), where: reduce)
+        r = r.replacing(with: V(repeating: 1.5707964) - r, where: ay .> ax)
+        r = r.replacing(with: V(repeating: 3.1415927) - r, where: x .< zero)
+        return r.replacing(with: -r, where: y .< zero)
+    }
 }

@@ -86,12 +86,27 @@ enum PhaseVocoder {
         let offset = outSize
         var output = [[Float]](repeating: [Float](repeating: 0, count: outputLength + 2 * outSize + outHop), count: channelCount)
 
-        var previousSum = [Float](repeating: 0, count: 2 * bins)   // last frame's channel sum (complex)
-        var sum = [Float](repeating: 0, count: 2 * bins)
-        var power = [Float](repeating: 0, count: bins)
-        var angle = [Float](repeating: 0, count: bins)              // rotation applied per bin
-        var previousAngle = [Float](repeating: 0, count: bins)
-        var rotationRe = [Float](repeating: 1, count: bins), rotationIm = [Float](repeating: 0, count: bins)
+        // Per-frame state, allocated once: raw buffers, so the per-bin loops below carry no
+        // uniqueness or bounds checks.
+        func buffer<T>(_ count: Int, _ value: T) -> UnsafeMutableBufferPointer<T> {
+            let b = UnsafeMutableBufferPointer<T>.allocate(capacity: count)
+            b.initialize(repeating: value)
+            return b
+        }
+        var previousSum = buffer(2 * bins, Float(0))   // last frame's channel sum (complex)
+        var sum = buffer(2 * bins, Float(0))
+        let power = buffer(bins, Float(0))
+        let angle = buffer(bins, Float(0))              // rotation applied per bin
+        let previousAngle = buffer(bins, Float(0))
+        let rotationRe = buffer(bins + 8, Float(1)), rotationIm = buffer(bins + 8, Float(0))
+        let scratch = PeakScratch(bins: bins)
+        // Bin frequencies in radians per sample, as the per-peak step needs them.
+        let omega = buffer(bins, 0.0)
+        for k in 0..<bins { omega[k] = 2 * Double.pi * Double(k) / Double(size) }
+        defer {
+            for b in [previousSum, sum, power, angle, previousAngle, rotationRe, rotationIm] { b.deallocate() }
+            omega.deallocate()
+        }
         var peaks = [Int](); peaks.reserveCapacity(bins / 2)
         // Overlap-add gain: squared Hann windows `outHop` apart sum to 3/8 * outSize / outHop, the
         // inverse FFT is unnormalised, and a spectrum of `size` points carries a factor `size`.
@@ -121,16 +136,14 @@ enum PhaseVocoder {
                 }
                 analysisFFT.forward(analysis[c])
             }
-            sum.withUnsafeMutableBufferPointer { s in
-                power.withUnsafeMutableBufferPointer { p in
-                    let x0 = analysis[0].spectrum
-                    for i in 0..<(2 * bins) { s[i] = x0[i] }
-                    for c in 1..<max(channelCount, 1) {
-                        let xc = analysis[c].spectrum
-                        for i in 0..<(2 * bins) { s[i] += xc[i] }
-                    }
-                    for k in 0..<bins { p[k] = s[2 * k] * s[2 * k] + s[2 * k + 1] * s[2 * k + 1] }
+            do {
+                let x0 = analysis[0].spectrum
+                for i in 0..<(2 * bins) { sum[i] = x0[i] }
+                for c in 1..<max(channelCount, 1) {
+                    let xc = analysis[c].spectrum
+                    for i in 0..<(2 * bins) { sum[i] += xc[i] }
                 }
+                for k in 0..<bins { power[k] = sum[2 * k] * sum[2 * k] + sum[2 * k + 1] * sum[2 * k + 1] }
             }
 
             if first {
@@ -138,32 +151,18 @@ enum PhaseVocoder {
             } else {
                 let analysisHop = Double(centre - previousCentre)
                 let factor = stretchedHop / analysisHop - 1
-                findPeaks(power, into: &peaks)
+                findPeaks(UnsafeBufferPointer(power), into: &peaks)
                 // New rotation of every peak from its measured frequency.
-                for p in peaks {
-                    let re = sum[2 * p] * previousSum[2 * p] + sum[2 * p + 1] * previousSum[2 * p + 1]
-                    let im = sum[2 * p + 1] * previousSum[2 * p] - sum[2 * p] * previousSum[2 * p + 1]
-                    let measured = Double(atan2(im, re))
-                    let expected = 2 * Double.pi * Double(p) / Double(size) * analysisHop
-                    let advance = expected + principal(measured - expected) // true phase advance over the analysis hop
-                    angle[p] = Float(principal(Double(previousAngle[p]) + advance * factor))
-                }
+                advancePeaks(peaks, sum: sum, previousSum: previousSum, omega: omega, analysisHop: analysisHop, factor: factor,
+                             previousAngle: previousAngle, angle: angle, scratch: scratch)
                 // Each bin takes the rotation of the peak of its region (bounded by the lowest bin between peaks).
-                assignRegions(peaks: peaks, power: power, angle: &angle, re: &rotationRe, im: &rotationIm)
+                assignRegions(peaks: peaks, power: UnsafeBufferPointer(power), angle: angle, re: rotationRe, im: rotationIm, scratch: scratch)
             }
 
             // Synthesis: rotate into the output frame's bins, inverse transform, window, overlap-add.
             for c in 0..<channelCount {
                 let spectrum = analysis[c].spectrum, target = synthesis.spectrum
-                rotationRe.withUnsafeBufferPointer { cr in
-                    rotationIm.withUnsafeBufferPointer { ci in
-                        for k in 0..<carried {
-                            let re = spectrum[2 * k], im = spectrum[2 * k + 1]
-                            target[2 * k] = re * cr[k] - im * ci[k]
-                            target[2 * k + 1] = re * ci[k] + im * cr[k]
-                        }
-                    }
-                }
+                rotate(spectrum.baseAddress!, by: rotationRe.baseAddress!, rotationIm.baseAddress!, into: target.baseAddress!, bins: carried)
                 for (j, weight) in taper.enumerated() {
                     target[2 * (taperStart + j)] *= weight; target[2 * (taperStart + j) + 1] *= weight
                 }
@@ -180,9 +179,7 @@ enum PhaseVocoder {
                 }
             }
             swap(&previousSum, &sum)
-            previousAngle.withUnsafeMutableBufferPointer { p in
-                angle.withUnsafeBufferPointer { a in _ = p.update(fromContentsOf: a) }
-            }
+            _ = previousAngle.update(fromContentsOf: angle)
             previousCentre = centre
         }
         progress(1)
@@ -193,52 +190,145 @@ enum PhaseVocoder {
         return AudioBuffer(channels: output, sampleRate: audio.sampleRate)
     }
 
-    /// Local maxima of `power` over +/-2 bins.
-    static func findPeaks(_ power: [Float], into peaks: inout [Int]) {
+    /// Work arrays for the per-peak steps, one per transform.
+    final class PeakScratch {
+        let re: UnsafeMutableBufferPointer<Float>, im: UnsafeMutableBufferPointer<Float>
+        let cosine: UnsafeMutableBufferPointer<Float>, sine: UnsafeMutableBufferPointer<Float>
+        /// The peaks' new angles in peak order.
+        let angle: UnsafeMutableBufferPointer<Float>
+        init(bins: Int) {
+            let count = bins + 8
+            re = .allocate(capacity: count); im = .allocate(capacity: count)
+            cosine = .allocate(capacity: count); sine = .allocate(capacity: count)
+            angle = .allocate(capacity: count)
+            for b in [re, im, cosine, sine, angle] { b.initialize(repeating: 0) }
+        }
+        deinit { for b in [re, im, cosine, sine, angle] { b.deallocate() } }
+    }
+
+    /// Local maxima of `power` over +/-2 bins (strictly above the two below, at least the two above,
+    /// above 1e-20), in ascending order. Compared eight bins at a time without branches: data-dependent
+    /// branches over a spectrum are mispredicted about as often as not.
+    static func findPeaks(_ p: UnsafeBufferPointer<Float>, into peaks: inout [Int]) {
         peaks.removeAll(keepingCapacity: true)
-        let n = power.count
-        power.withUnsafeBufferPointer { p in
-            var k = 2
-            while k < n - 2 {
-                let v = p[k]
-                if v > p[k - 1] && v >= p[k + 1] && v > p[k - 2] && v >= p[k + 2] && v > 1e-20 {
-                    peaks.append(k)
-                    k += 2 // neighbours of a peak cannot be peaks
-                } else {
-                    k += 1
-                }
+        let n = p.count
+        guard n >= 5, let base = p.baseAddress else { return }
+        typealias V = SIMD8<Float>
+        let weights = SIMD8<UInt32>(1, 2, 4, 8, 16, 32, 64, 128), floor = V(repeating: 1e-20)
+        var k = 2
+        while k + 8 <= n - 2 {
+            let v = VectorOps.load(base, k)
+            let mask = (v .> VectorOps.load(base, k - 1)) .& (v .>= VectorOps.load(base, k + 1))
+                .& (v .> VectorOps.load(base, k - 2)) .& (v .>= VectorOps.load(base, k + 2)) .& (v .> floor)
+            var bits = SIMD8<UInt32>.zero.replacing(with: weights, where: mask).wrappedSum()
+            while bits != 0 {
+                peaks.append(k + bits.trailingZeroBitCount)
+                bits &= bits - 1
+            }
+            k += 8
+        }
+        while k < n - 2 {
+            let v = p[k]
+            if v > p[k - 1] && v >= p[k + 1] && v > p[k - 2] && v >= p[k + 2] && v > 1e-20 { peaks.append(k) }
+            k += 1
+        }
+    }
+
+    /// The new angle of every peak: its phase advance over the analysis hop, measured from the
+    /// channel sums of this frame and the last (the expected advance of its bin plus the wrapped
+    /// deviation), scaled to the synthesis hop and added to its last angle.
+    static func advancePeaks(_ peaks: [Int], sum: UnsafeMutableBufferPointer<Float>, previousSum: UnsafeMutableBufferPointer<Float>,
+                             omega: UnsafeMutableBufferPointer<Double>, analysisHop: Double, factor: Double,
+                             previousAngle: UnsafeMutableBufferPointer<Float>, angle: UnsafeMutableBufferPointer<Float>,
+                             scratch: PeakScratch) {
+        let count = peaks.count
+        let re = scratch.re, im = scratch.im
+        peaks.withUnsafeBufferPointer { peaks in
+            for j in 0..<count {
+                let p = peaks[j]
+                re[j] = sum[2 * p] * previousSum[2 * p] + sum[2 * p + 1] * previousSum[2 * p + 1]
+                im[j] = sum[2 * p + 1] * previousSum[2 * p] - sum[2 * p] * previousSum[2 * p + 1]
+            }
+            // The measured phase differences eight at a time (in place of `re`).
+            var j = 0
+            while j < count {
+                VectorOps.store(FastMath.atan2(VectorOps.load(im.baseAddress!, j), VectorOps.load(re.baseAddress!, j)), re.baseAddress!, j)
+                j += 8
+            }
+            for j in 0..<count {
+                let p = peaks[j]
+                let expected = omega[p] * analysisHop
+                let advance = expected + principal(Double(re[j]) - expected) // true phase advance over the analysis hop
+                let a = Float(principal(Double(previousAngle[p]) + advance * factor))
+                angle[p] = a
+                scratch.angle[j] = a
             }
         }
     }
 
-    static func assignRegions(peaks: [Int], power: [Float], angle: inout [Float], re: inout [Float], im: inout [Float]) {
+    /// Gives every bin the rotation of the peak of its region (bounded by the weakest bin between
+    /// two peaks, the first such bin on a tie): `angle` holds the peaks' new angles on entry.
+    static func assignRegions(peaks: [Int], power: UnsafeBufferPointer<Float>, angle: UnsafeMutableBufferPointer<Float>,
+                              re: UnsafeMutableBufferPointer<Float>, im: UnsafeMutableBufferPointer<Float>, scratch: PeakScratch) {
         let bins = power.count
         guard !peaks.isEmpty else {
             for k in 0..<bins { re[k] = cos(angle[k]); im[k] = sin(angle[k]) }
             return
         }
-        power.withUnsafeBufferPointer { power in
-            angle.withUnsafeMutableBufferPointer { angle in
-                re.withUnsafeMutableBufferPointer { re in
-                    im.withUnsafeMutableBufferPointer { im in
-                        var lower = 0
-                        for (j, p) in peaks.enumerated() {
-                            var upper = bins
-                            if j + 1 < peaks.count {
-                                // Region ends at the weakest bin between this peak and the next.
-                                let next = peaks[j + 1]
-                                var weakest = p + 1
-                                for k in (p + 1)..<next where power[k] < power[weakest] { weakest = k }
-                                upper = weakest
-                            }
-                            let a = angle[p]
-                            let c = cos(a), s = sin(a)
-                            for k in lower..<upper { angle[k] = a; re[k] = c; im[k] = s }
-                            lower = upper
-                        }
-                    }
-                }
+        // The peaks' cos and sin eight at a time (a libm call per peak cost more than the rest),
+        // from `scratch.angle`, which `advancePeaks` filled in peak order.
+        let count = peaks.count
+        let peakCos = scratch.cosine, peakSin = scratch.sine
+        peaks.withUnsafeBufferPointer { peaks in
+            var j = 0
+            while j < count {
+                let (c, s) = FastMath.cosSin(VectorOps.load(scratch.angle.baseAddress!, j))
+                VectorOps.store(c, peakCos.baseAddress!, j)
+                VectorOps.store(s, peakSin.baseAddress!, j)
+                j += 8
             }
+            var lower = 0
+            for j in 0..<count {
+                let p = peaks[j]
+                var upper = bins
+                if j + 1 < count {
+                    // Region ends at the weakest bin between this peak and the next (selects, not
+                    // branches: the comparison is unpredictable). Peaks are at least 3 bins apart.
+                    let next = peaks[j + 1]
+                    var weakest = p + 1, least = power[p + 1]
+                    for k in (p + 2)..<max(p + 2, next) {
+                        let v = power[k], isLess = v < least
+                        least = isLess ? v : least
+                        weakest = isLess ? k : weakest
+                    }
+                    upper = weakest
+                }
+                let a = angle[p], c = peakCos[j], s = peakSin[j]
+                for k in lower..<upper { angle[k] = a; re[k] = c; im[k] = s }
+                lower = upper
+            }
+        }
+    }
+
+    /// target[k] = spectrum[k] * (re[k] + i im[k]) for k in 0..<bins, interleaved complex, four
+    /// bins at a time. `re` and `im` must hold at least `bins` rounded up to 4 values.
+    static func rotate(_ spectrum: UnsafePointer<Float>, by re: UnsafePointer<Float>, _ im: UnsafePointer<Float>,
+                       into target: UnsafeMutablePointer<Float>, bins: Int) {
+        var k = 0
+        while k + 4 <= bins {
+            let x = VectorOps.load(spectrum, 2 * k)
+            let xr = x.evenHalf, xi = x.oddHalf
+            let cr = UnsafeRawPointer(re + k).loadUnaligned(as: SIMD4<Float>.self)
+            let ci = UnsafeRawPointer(im + k).loadUnaligned(as: SIMD4<Float>.self)
+            let tr = xr * cr - xi * ci, ti = xr * ci + xi * cr
+            VectorOps.store(SIMD8(tr[0], ti[0], tr[1], ti[1], tr[2], ti[2], tr[3], ti[3]), target, 2 * k)
+            k += 4
+        }
+        while k < bins {
+            let xr = spectrum[2 * k], xi = spectrum[2 * k + 1]
+            target[2 * k] = xr * re[k] - xi * im[k]
+            target[2 * k + 1] = xr * im[k] + xi * re[k]
+            k += 1
         }
     }
 
@@ -246,7 +336,7 @@ enum PhaseVocoder {
     @inline(__always)
     static func principal(_ x: Double) -> Double {
         // floor by conversion: `rounded(.down)` is a libm call on baseline x86-64, and this runs per peak.
-        let turns = (x + Double.pi) / (2 * Double.pi)
+        let turns = (x + Double.pi) * (0.5 / Double.pi)
         var whole = Double(Int(turns))
         if whole > turns { whole -= 1 }
         return x - 2 * Double.pi * whole
