@@ -64,20 +64,37 @@ enum Dynamics {
         var sum = Double(lookahead) // unity gain before the signal
         var current: Float = 1
         let upper = SIMD8<Float>(repeating: ceiling), lower = -upper
+        // Work arrays for a block and its look-ahead, made once.
+        var need = [Float](repeating: 0, count: block + lookahead)
+        var minimum = need
+        var scratch = SlidingMinimumScratch()
         for start in stride(from: 0, to: n, by: block) {
             let frames = start..<min(n, start + block)
+            let span = min(n, frames.upperBound + lookahead - 1) - start
             // Gain each frame needs on its own, over the block and the look-ahead past it.
-            let need = linkedPeak(audio, start..<min(n, frames.upperBound + lookahead - 1)).map { $0 > ceiling ? ceiling / $0 : 1 }
+            linkedPeak(audio, start..<(start + span), into: &need)
+            let ceilings = SIMD8<Float>(repeating: ceiling), one = SIMD8<Float>(repeating: 1)
+            need.withUnsafeMutableBufferPointer { x in
+                VectorOps.transform(UnsafeMutableBufferPointer(rebasing: x[0..<span])) { p in
+                    (ceilings / p).replacing(with: one, where: .!(p .> ceilings))
+                }
+            }
             // Minimum over the next `lookahead` frames, then a moving average over as many: every
             // averaged value comes from windows that contain the frame, so the gain is never above
             // what that frame needs, and it ramps down over the look-ahead instead of stepping.
-            let minimum = slidingMinimum(need, window: lookahead)
-            for k in 0..<frames.count {
-                let leaving = k >= lookahead ? minimum[k - lookahead] : history[k]
-                sum += Double(minimum[k]) - (start + k >= lookahead ? Double(leaving) : 1)
-                let target = Float(sum / Double(lookahead))
-                current = target < current ? target : target + release * (current - target)
-                gain[k] = current
+            slidingMinimum(need, count: span, window: lookahead, into: &minimum, scratch: &scratch)
+            minimum.withUnsafeBufferPointer { minimum in
+                history.withUnsafeBufferPointer { history in
+                    gain.withUnsafeMutableBufferPointer { gain in
+                        for k in 0..<frames.count {
+                            let leaving = k >= lookahead ? minimum[k - lookahead] : history[k]
+                            sum += Double(minimum[k]) - (start + k >= lookahead ? Double(leaving) : 1)
+                            let target = Float(sum / Double(lookahead))
+                            current = target < current ? target : target + release * (current - target)
+                            gain[k] = current
+                        }
+                    }
+                }
             }
             if frames.count >= lookahead { history = Array(minimum[(frames.count - lookahead)..<frames.count]) }
             apply(gain, to: &audio, frames)
@@ -116,16 +133,37 @@ enum Dynamics {
     /// (van Herk / Gil-Werman): within blocks of `window`, minima from each block's start and from
     /// its end; any window spans at most two blocks, and its minimum is the smaller of the two.
     static func slidingMinimum(_ x: [Float], window: Int) -> [Float] {
-        let n = x.count, w = max(1, window)
+        var out = [Float](repeating: 0, count: x.count), scratch = SlidingMinimumScratch()
+        slidingMinimum(x, count: x.count, window: window, into: &out, scratch: &scratch)
+        return out
+    }
+
+    struct SlidingMinimumScratch {
+        var fromStart: [Float] = [], fromEnd: [Float] = []
+    }
+
+    /// The same over the first `count` values of `x`, into the first `count` of `out`.
+    static func slidingMinimum(_ x: [Float], count n: Int, window: Int, into out: inout [Float], scratch: inout SlidingMinimumScratch) {
+        let w = max(1, window)
         let length = (n + w + w - 1) / w * w
-        var fromStart = [Float](repeating: .greatestFiniteMagnitude, count: length)
-        fromStart.replaceSubrange(0..<n, with: x)
-        var fromEnd = fromStart
-        for block in stride(from: 0, to: length, by: w) {
-            for i in (block + 1)..<(block + w) { fromStart[i] = min(fromStart[i], fromStart[i - 1]) }
-            for i in stride(from: block + w - 2, through: block, by: -1) { fromEnd[i] = min(fromEnd[i], fromEnd[i + 1]) }
+        if scratch.fromStart.count < length {
+            scratch.fromStart = [Float](repeating: 0, count: length); scratch.fromEnd = scratch.fromStart
         }
-        return (0..<n).map { i in min(fromEnd[i], fromStart[i + w - 1]) }
+        x.withUnsafeBufferPointer { x in
+            scratch.fromStart.withUnsafeMutableBufferPointer { fromStart in
+                scratch.fromEnd.withUnsafeMutableBufferPointer { fromEnd in
+                    out.withUnsafeMutableBufferPointer { out in
+                        for i in 0..<n { fromStart[i] = x[i]; fromEnd[i] = x[i] }
+                        for i in n..<length { fromStart[i] = .greatestFiniteMagnitude; fromEnd[i] = .greatestFiniteMagnitude }
+                        for block in stride(from: 0, to: length, by: w) {
+                            for i in (block + 1)..<(block + w) { fromStart[i] = min(fromStart[i], fromStart[i - 1]) }
+                            for i in stride(from: block + w - 2, through: block, by: -1) { fromEnd[i] = min(fromEnd[i], fromEnd[i + 1]) }
+                        }
+                        for i in 0..<n { out[i] = min(fromEnd[i], fromStart[i + w - 1]) }
+                    }
+                }
+            }
+        }
     }
 
     /// Multiplies `frames` of every channel by `gain` (its first `frames.count` values).

@@ -103,18 +103,30 @@ enum Effects {
         let delay = s.delayMilliseconds * 0.001 * rate, depth = s.depthMilliseconds * 0.001 * rate
         let w = 2 * Double.pi * s.rate / rate
         let wet = Float(s.mix) / Float(s.voices), dry = 1 - Float(s.mix) * 0.5
+        let n = audio.frameCount, block = 4096
+        let position = UnsafeMutableBufferPointer<Double>.allocate(capacity: block)
+        let sum = UnsafeMutableBufferPointer<Float>.allocate(capacity: block)
+        defer { position.deallocate(); sum.deallocate() }
         for c in audio.channels.indices {
             let source = audio.channels[c]
             let offset = c % 2 == 1 ? Double.pi / 2 : 0
             var lfos = (0..<s.voices).map { Oscillator(step: w, phase: offset + 2 * Double.pi * Double($0) / Double(s.voices)) }
-            audio.channels[c].withUnsafeMutableBufferPointer { out in
-                source.withUnsafeBufferPointer { x in
-                    for i in x.indices {
-                        var sum: Float = 0
-                        for v in 0..<s.voices {
-                            sum += read(x, at: Double(i) - delay - depth * lfos[v].next())
-                        }
-                        out[i] = dry * x[i] + wet * sum
+            // Block by block, voice by voice: each voice's read positions, then its reads summed in
+            // voice order (the same sums as voice by voice within each sample).
+            for start in stride(from: 0, to: n, by: block) {
+                let count = min(block, n - start)
+                for j in 0..<count { sum[j] = 0 }
+                for v in 0..<s.voices {
+                    var lfo = lfos[v]
+                    for j in 0..<count { position[j] = Double(start + j) - delay - depth * lfo.next() }
+                    lfos[v] = lfo
+                    source.withUnsafeBufferPointer { x in
+                        for j in 0..<count { sum[j] += read(x, at: position[j]) }
+                    }
+                }
+                audio.channels[c].withUnsafeMutableBufferPointer { out in
+                    source.withUnsafeBufferPointer { x in
+                        for j in 0..<count { out[start + j] = dry * x[start + j] + wet * sum[j] }
                     }
                 }
             }
@@ -132,7 +144,8 @@ enum Effects {
         // Every channel moves with the same tape: one delay curve, computed once per block.
         var wow = Oscillator(step: ww, phase: 0), flutter = Oscillator(step: wf, phase: 0)
         let n = audio.frameCount, block = 4096
-        var position = [Double](repeating: 0, count: block)
+        let position = UnsafeMutableBufferPointer<Double>.allocate(capacity: block)
+        defer { position.deallocate() }
         let sources = audio.channels
         for start in stride(from: 0, to: n, by: block) {
             let count = min(block, n - start)
