@@ -155,9 +155,13 @@ enum Dynamics {
                     out.withUnsafeMutableBufferPointer { out in
                         for i in 0..<n { fromStart[i] = x[i]; fromEnd[i] = x[i] }
                         for i in n..<length { fromStart[i] = .greatestFiniteMagnitude; fromEnd[i] = .greatestFiniteMagnitude }
+                        // Running minima kept in a register: through memory, each step waits on the
+                        // store of the one before.
                         for block in stride(from: 0, to: length, by: w) {
-                            for i in (block + 1)..<(block + w) { fromStart[i] = min(fromStart[i], fromStart[i - 1]) }
-                            for i in stride(from: block + w - 2, through: block, by: -1) { fromEnd[i] = min(fromEnd[i], fromEnd[i + 1]) }
+                            var m = fromStart[block]
+                            for i in (block + 1)..<(block + w) { m = min(fromStart[i], m); fromStart[i] = m }
+                            m = fromEnd[block + w - 1]
+                            for i in stride(from: block + w - 2, through: block, by: -1) { m = min(fromEnd[i], m); fromEnd[i] = m }
                         }
                         for i in 0..<n { out[i] = min(fromEnd[i], fromStart[i + w - 1]) }
                     }

@@ -84,7 +84,8 @@ enum PhaseVocoder {
         let synthesis = RealFFTBuffers(size: outSize)
         // Output arrays start `outSize` samples early so frames that begin before sample 0 fit.
         let offset = outSize
-        var output = [[Float]](repeating: [Float](repeating: 0, count: outputLength + 2 * outSize + outHop), count: channelCount)
+        // One array per channel from the start (a repeated array would be copied on its first write).
+        var output = (0..<channelCount).map { _ in [Float](repeating: 0, count: outputLength + 2 * outSize + outHop) }
 
         // Per-frame state, allocated once: raw buffers, so the per-bin loops below carry no
         // uniqueness or bounds checks.
@@ -304,7 +305,10 @@ enum PhaseVocoder {
                     upper = weakest
                 }
                 let a = angle[p], c = peakCos[j], s = peakSin[j]
-                for k in lower..<upper { angle[k] = a; re[k] = c; im[k] = s }
+                // Three fills, not one loop writing three arrays: each vectorises on its own.
+                for k in lower..<upper { angle[k] = a }
+                for k in lower..<upper { re[k] = c }
+                for k in lower..<upper { im[k] = s }
                 lower = upper
             }
         }
