@@ -143,8 +143,7 @@ enum Effects {
                     held.load(UnsafeBufferPointer(x), start: start, count: count)
                     for j in 0..<count { sum[j] = 0 }
                     for v in 0..<s.voices {
-                        let p = positions.baseAddress! + (c * s.voices + v) * block
-                        for j in 0..<count { sum[j] += held.read(at: p[j]) }
+                        held.accumulate(at: positions.baseAddress! + (c * s.voices + v) * block, count: count, into: sum.baseAddress!)
                     }
                     for j in 0..<count { x[start + j] = dry * held.original(start + j) + wet * sum[j] }
                 }
@@ -396,6 +395,26 @@ final class HeldSignal {
 
     @inline(__always)
     func original(_ i: Int) -> Float { samples[i - base] }
+
+    /// sum[j] += read(at: positions[j]) for j in 0..<count, with the state in locals (through
+    /// the object, every read would reload it).
+    func accumulate(at positions: UnsafePointer<Double>, count: Int, into sum: UnsafeMutablePointer<Float>) {
+        let samples = self.samples.baseAddress!, base = self.base, frames = self.frames
+        for j in 0..<count {
+            let p = positions[j]
+            var i = Int(p)
+            if Double(i) > p { i -= 1 }
+            var value: Float
+            if i < 0 || i + 1 >= frames {
+                value = i >= 0 && i < frames ? samples[i - base] : 0
+            } else {
+                let f = Float(p - Double(i))
+                let a = samples[i - base]
+                value = a + f * (samples[i + 1 - base] - a)
+            }
+            sum[j] += value
+        }
+    }
 
     /// The original at fractional position `p` as `Effects.read` reads it: linear interpolation,
     /// the last frame as is, zero outside.

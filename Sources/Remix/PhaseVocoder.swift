@@ -197,14 +197,21 @@ enum PhaseVocoder {
         let cosine: UnsafeMutableBufferPointer<Float>, sine: UnsafeMutableBufferPointer<Float>
         /// The peaks' new angles in peak order.
         let angle: UnsafeMutableBufferPointer<Float>
+        /// 1 at the first bin of every region but the first, per bin.
+        let starts: UnsafeMutableBufferPointer<UInt8>
         init(bins: Int) {
             let count = bins + 8
             re = .allocate(capacity: count); im = .allocate(capacity: count)
             cosine = .allocate(capacity: count); sine = .allocate(capacity: count)
             angle = .allocate(capacity: count)
+            starts = .allocate(capacity: count)
             for b in [re, im, cosine, sine, angle] { b.initialize(repeating: 0) }
+            starts.initialize(repeating: 0)
         }
-        deinit { for b in [re, im, cosine, sine, angle] { b.deallocate() } }
+        deinit {
+            for b in [re, im, cosine, sine, angle] { b.deallocate() }
+            starts.deallocate()
+        }
     }
 
     /// Local maxima of `power` over +/-2 bins (strictly above the two below, at least the two above,
@@ -288,28 +295,27 @@ enum PhaseVocoder {
                 VectorOps.store(s, peakSin.baseAddress!, j)
                 j += 8
             }
-            var lower = 0
-            for j in 0..<count {
-                let p = peaks[j]
-                var upper = bins
-                if j + 1 < count {
-                    // Region ends at the weakest bin between this peak and the next (selects, not
-                    // branches: the comparison is unpredictable). Peaks are at least 3 bins apart.
-                    let next = peaks[j + 1]
-                    var weakest = p + 1, least = power[p + 1]
-                    for k in (p + 2)..<max(p + 2, next) {
-                        let v = power[k], isLess = v < least
-                        least = isLess ? v : least
-                        weakest = isLess ? k : weakest
-                    }
-                    upper = weakest
+            // Where each region after the first begins: the weakest bin between two peaks (selects,
+            // not branches: the comparison is unpredictable). Peaks are at least 3 bins apart.
+            let starts = scratch.starts
+            for k in 0..<bins { starts[k] = 0 }
+            for j in 0..<(count - 1) {
+                let p = peaks[j], next = peaks[j + 1]
+                var weakest = p + 1, least = power[p + 1]
+                for k in (p + 2)..<max(p + 2, next) {
+                    let v = power[k], isLess = v < least
+                    least = isLess ? v : least
+                    weakest = isLess ? k : weakest
                 }
-                let a = angle[p], c = peakCos[j], s = peakSin[j]
-                // Three fills, not one loop writing three arrays: each vectorises on its own.
-                for k in lower..<upper { angle[k] = a }
-                for k in lower..<upper { re[k] = c }
-                for k in lower..<upper { im[k] = s }
-                lower = upper
+                starts[weakest] = 1
+            }
+            // Every bin takes its region's peak values, the region counted along the way: one
+            // loop of fixed length instead of a loop per region, whose varying lengths mispredict.
+            let peakAngle = scratch.angle
+            var region = 0
+            for k in 0..<bins {
+                region &+= Int(starts[k])
+                angle[k] = peakAngle[region]; re[k] = peakCos[region]; im[k] = peakSin[region]
             }
         }
     }

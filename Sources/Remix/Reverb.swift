@@ -11,7 +11,7 @@ enum Reverb {
     static let stereoSpread = 23
 
     static func apply(_ audio: inout AudioBuffer, _ s: ReverbSettings) {
-        mixTail(into: &audio, s) { _ in 1 }
+        mixTail(into: &audio, s, gated: false) { _ in 1 }
     }
 
     /// The 80s gated sound: the tail plays only while the dry signal is loud, holds for `hold`
@@ -25,7 +25,7 @@ enum Reverb {
         let envelopeRelease = Float(exp(-1 / (0.010 * rate)))
         var envelope: Float = 0, level: Float = 0, sinceLoud = Int.max / 2
         // The gate follows the dry signal, which each block reads before it is mixed.
-        mixTail(into: &audio, s) { peak in
+        mixTail(into: &audio, s, gated: true) { peak in
             envelope = max(peak, envelope * envelopeRelease)
             if envelope >= threshold { sinceLoud = 0 } else { sinceLoud += 1 }
             let target: Float = sinceLoud <= hold ? 1 : 0
@@ -38,9 +38,11 @@ enum Reverb {
 
     /// Runs the reverb block by block and mixes its tail into the audio in place:
     /// `x = dry * x + tailGain * tail`, where `tailGain` gets each frame's dry peak (largest
-    /// magnitude over the channels) in order. Working in blocks keeps memory to the delay lines
-    /// instead of several whole-length arrays.
-    static func mixTail(into audio: inout AudioBuffer, _ s: ReverbSettings, tailGain: (Float) -> Float) {
+    /// magnitude over the channels) in order; when not `gated`, the gain is 1 and neither peaks
+    /// nor `tailGain` are computed. Working in blocks keeps memory to the delay lines instead of
+    /// several whole-length arrays. (`tailGain` is not optional: an optional closure escapes, and
+    /// the gate's state would live on the heap.)
+    static func mixTail(into audio: inout AudioBuffer, _ s: ReverbSettings, gated: Bool, tailGain: (Float) -> Float) {
         let n = audio.frameCount, channels = audio.channelCount
         let scale = Double(audio.sampleRate) / 44100
         let predelay = Int(s.predelayMilliseconds * 0.001 * Double(audio.sampleRate))
@@ -64,35 +66,48 @@ enum Reverb {
         var blockStart = 0
         while blockStart < n {
             let count = min(blockFrames, n - blockStart)
-            for j in 0..<count { send[j] = 0; peaks[j] = 0 }
-            for c in 0..<channels {
-                audio.channels[c].withUnsafeBufferPointer { x in
-                    for j in 0..<count {
-                        let v = x[blockStart + j]
-                        send[j] += v * inputGain
-                        peaks[j] = max(peaks[j], abs(v))
+            send.withUnsafeMutableBufferPointer { send in
+                peaks.withUnsafeMutableBufferPointer { peaks in
+                    for j in 0..<count { send[j] = 0; peaks[j] = 0 }
+                    for c in 0..<channels {
+                        audio.channels[c].withUnsafeBufferPointer { x in
+                            let x = x.baseAddress! + blockStart
+                            for j in 0..<count { send[j] += x[j] * inputGain }
+                            if gated { VectorOps.accumulateMaximumMagnitude(x, into: peaks.baseAddress!, count: count) }
+                        }
+                    }
+                    if predelay > 0 {
+                        for j in 0..<count {
+                            let delayed = predelayLine[predelayIndex]
+                            predelayLine[predelayIndex] = send[j]
+                            send[j] = delayed
+                            predelayIndex = predelayIndex + 1 == predelay ? 0 : predelayIndex + 1
+                        }
+                    }
+                    if gated {
+                        for j in 0..<count { peaks[j] = tailGain(peaks[j]) }
+                    } else {
+                        for j in 0..<count { peaks[j] = 1 }
                     }
                 }
             }
-            if predelay > 0 {
-                for j in 0..<count {
-                    let delayed = predelayLine[predelayIndex]
-                    predelayLine[predelayIndex] = send[j]
-                    send[j] = delayed
-                    predelayIndex = predelayIndex + 1 == predelay ? 0 : predelayIndex + 1
-                }
-            }
             for t in 0..<tankCount { tanks[t].process(send, count: count, into: &tails[t]) }
-            for j in 0..<count { peaks[j] = tailGain(peaks[j]) }
             for c in 0..<channels {
                 // Channels beyond the first two get the average of the tanks.
                 let (a, b): (Float, Float) = tankCount == 1 ? (wet1 + wet2, 0)
                     : c == 0 ? (wet1, wet2) : c == 1 ? (wet2, wet1) : ((wet1 + wet2) / 2, (wet1 + wet2) / 2)
                 let second = tankCount == 1 ? 0 : 1
-                audio.channels[c].withUnsafeMutableBufferPointer { x in
-                    for j in 0..<count {
-                        let tail = a * tails[0][j] + b * tails[second][j]
-                        x[blockStart + j] = dry * x[blockStart + j] + peaks[j] * tail
+                tails[0].withUnsafeBufferPointer { first in
+                    tails[second].withUnsafeBufferPointer { other in
+                        peaks.withUnsafeBufferPointer { gain in
+                            audio.channels[c].withUnsafeMutableBufferPointer { x in
+                                let x = x.baseAddress! + blockStart
+                                for j in 0..<count {
+                                    let tail = a * first[j] + b * other[j]
+                                    x[j] = dry * x[j] + gain[j] * tail
+                                }
+                            }
+                        }
                     }
                 }
             }
