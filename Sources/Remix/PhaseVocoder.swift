@@ -58,6 +58,13 @@ enum PhaseVocoder {
     /// `audio` lasting `duration` times as long (exactly `round(frames * duration)` frames) with every
     /// frequency multiplied by `pitch` (realised as a ratio of FFT sizes, see `sizes`).
     static func transform(_ audio: AudioBuffer, duration: Double, pitch: Double = 1, progress: (Double) -> Void = { _ in }) -> AudioBuffer {
+        if audio.channelCount == 2 && audio.channels[0] == audio.channels[1] {
+            // Equal channels stay exactly equal: one channel through the vocoder, twice out (the
+            // joint complex transform below would make them differ by rounding).
+            let one = transform(AudioBuffer(channels: [audio.channels[0]], sampleRate: audio.sampleRate),
+                                duration: duration, pitch: pitch, progress: progress)
+            return AudioBuffer(channels: [one.channels[0], one.channels[0]], sampleRate: audio.sampleRate)
+        }
         let (size, outSize) = sizes(pitch: pitch, base: frameSize(sampleRate: audio.sampleRate))
         let half = size / 2, bins = size / 2 + 1, outBins = outSize / 2 + 1
         // Bins carried into the synthesis frame. When the frame is resampled, the band ends in a
@@ -82,6 +89,10 @@ enum PhaseVocoder {
         defer { window.deallocate(); outWindow.deallocate() }
         let analysis = (0..<channelCount).map { _ in RealFFTBuffers(size: size) }
         let synthesis = RealFFTBuffers(size: outSize)
+        // Stereo goes through one complex transform per frame each way (left + i right), which
+        // FFTW does much faster than two real ones; the spectra in between are the same.
+        let pair = channelCount == 2 ? StereoTransform(size: size, outSize: outSize) : nil
+        let targets = pair == nil ? [] : [RealFFTBuffers(size: outSize), RealFFTBuffers(size: outSize)]
         // Output arrays start `outSize` samples early so frames that begin before sample 0 fit.
         let offset = outSize
         // One array per channel from the start (a repeated array would be copied on its first write).
@@ -125,6 +136,10 @@ enum PhaseVocoder {
             if (m - firstFrame) % reportEvery == 0 { progress(Double(m - firstFrame) / Double(lastFrame - firstFrame + 1)) }
             let centre = Int((Double(m * outHop) / duration).rounded())
             // Analysis: window and transform each channel, sum them.
+            if let pair {
+                pair.analyze(audio.channels[0], audio.channels[1], start: centre - half, window: window,
+                             into: analysis[0].spectrum, analysis[1].spectrum)
+            } else {
             for c in 0..<channelCount {
                 let real = analysis[c].real
                 audio.channels[c].withUnsafeBufferPointer { x in
@@ -136,6 +151,7 @@ enum PhaseVocoder {
                     }
                 }
                 analysisFFT.forward(analysis[c])
+            }
             }
             do {
                 let x0 = analysis[0].spectrum
@@ -162,12 +178,13 @@ enum PhaseVocoder {
 
             // Synthesis: rotate into the output frame's bins, inverse transform, window, overlap-add.
             for c in 0..<channelCount {
-                let spectrum = analysis[c].spectrum, target = synthesis.spectrum
+                let spectrum = analysis[c].spectrum, target = pair == nil ? synthesis.spectrum : targets[c].spectrum
                 rotate(spectrum.baseAddress!, by: rotationRe.baseAddress!, rotationIm.baseAddress!, into: target.baseAddress!, bins: carried)
                 for (j, weight) in taper.enumerated() {
                     target[2 * (taperStart + j)] *= weight; target[2 * (taperStart + j) + 1] *= weight
                 }
                 for i in (2 * carried)..<(2 * outBins) { target[i] = 0 }
+                if pair != nil { continue }
                 synthesisFFT.inverse(synthesis)
                 let real = synthesis.real
                 let start = offset + m * outHop - outSize / 2
@@ -179,6 +196,19 @@ enum PhaseVocoder {
                     }
                 }
             }
+            if let pair {
+                let start = offset + m * outHop - outSize / 2
+                // Moved out, so both can be written at once without a copy.
+                var left = output[0], right = output[1]
+                output[0] = []; output[1] = []
+                left.withUnsafeMutableBufferPointer { left in
+                    right.withUnsafeMutableBufferPointer { right in
+                        pair.synthesize(targets[0].spectrum, targets[1].spectrum, window: outWindow, scale: scale,
+                                        into: left, right, start: start)
+                    }
+                }
+                output[0] = left; output[1] = right
+            }
             swap(&previousSum, &sum)
             _ = previousAngle.update(fromContentsOf: angle)
             previousCentre = centre
@@ -189,6 +219,75 @@ enum PhaseVocoder {
             output[c].removeSubrange(..<offset)
         }
         return AudioBuffer(channels: output, sampleRate: audio.sampleRate)
+    }
+
+    /// Two real channels through one complex FFT each way: analysis of left + i right split into
+    /// the two half spectra by conjugate symmetry, synthesis of two half spectra joined into one
+    /// full spectrum whose inverse has the left channel as its real part and the right as its
+    /// imaginary part. The same spectra and signals as real transforms, to rounding.
+    final class StereoTransform {
+        let size: Int, outSize: Int
+        let forwardFFT: ComplexFFT, backwardFFT: ComplexFFT
+        let analysis: ComplexFFTBuffers, synthesis: ComplexFFTBuffers
+
+        init(size: Int, outSize: Int) {
+            self.size = size; self.outSize = outSize
+            forwardFFT = ComplexFFT.shared(size: size); backwardFFT = ComplexFFT.shared(size: outSize)
+            analysis = ComplexFFTBuffers(size: size); synthesis = ComplexFFTBuffers(size: outSize)
+        }
+
+        /// Windowed frames of `left` and `right` from `start` (zero outside the signal) into their
+        /// half spectra (size/2+1 interleaved complex bins, as a real forward FFT gives them).
+        func analyze(_ left: [Float], _ right: [Float], start: Int, window: UnsafePointer<Float>,
+                     into l: UnsafeMutableBufferPointer<Float>, _ r: UnsafeMutableBufferPointer<Float>) {
+            let z = analysis.input
+            let from = max(0, -start), to = min(size, left.count - start)
+            if from > 0 || to < size { for i in 0..<(2 * size) { z[i] = 0 } }
+            left.withUnsafeBufferPointer { x in
+                right.withUnsafeBufferPointer { y in
+                    for i in max(from, 0)..<max(to, from) {
+                        z[2 * i] = x[start + i] * window[i]
+                        z[2 * i + 1] = y[start + i] * window[i]
+                    }
+                }
+            }
+            forwardFFT.forward(analysis)
+            // X(k) = (Z(k) + conj Z(N-k)) / 2, Y(k) = (Z(k) - conj Z(N-k)) / 2i.
+            let spectrum = analysis.output
+            for k in 0...(size / 2) {
+                let j = k == 0 ? 0 : size - k
+                let a = spectrum[2 * k], b = spectrum[2 * k + 1], c = spectrum[2 * j], d = spectrum[2 * j + 1]
+                l[2 * k] = 0.5 * (a + c); l[2 * k + 1] = 0.5 * (b - d)
+                r[2 * k] = 0.5 * (b + d); r[2 * k + 1] = 0.5 * (c - a)
+            }
+        }
+
+        /// The inverse of the half spectra `l` and `r` (outSize/2+1 bins; the imaginary parts of
+        /// the DC and Nyquist bins ignored, as a real inverse FFT ignores them), windowed, scaled and
+        /// added into `left` and `right` from `start`.
+        func synthesize(_ l: UnsafeMutableBufferPointer<Float>, _ r: UnsafeMutableBufferPointer<Float>,
+                        window: UnsafePointer<Float>, scale: Float,
+                        into left: UnsafeMutableBufferPointer<Float>, _ right: UnsafeMutableBufferPointer<Float>, start: Int) {
+            let n = outSize, w = synthesis.input
+            // W(k) = L(k) + i R(k), W(n-k) = conj L(k) + i conj R(k).
+            w[0] = l[0]; w[1] = r[0]
+            var k = 1
+            while 2 * k < n {
+                let lr = l[2 * k], li = l[2 * k + 1], rr = r[2 * k], ri = r[2 * k + 1]
+                w[2 * k] = lr - ri; w[2 * k + 1] = li + rr
+                w[2 * (n - k)] = lr + ri; w[2 * (n - k) + 1] = rr - li
+                k += 1
+            }
+            if n % 2 == 0 { w[n] = l[n]; w[n + 1] = r[n] }
+            backwardFFT.backward(synthesis)
+            let out = synthesis.output
+            let from = max(0, -start), to = min(n, left.count - start)
+            guard from < to else { return }
+            for i in from..<to {
+                left[start + i] += out[2 * i] * window[i] * scale
+                right[start + i] += out[2 * i + 1] * window[i] * scale
+            }
+        }
     }
 
     /// Work arrays for the per-peak steps, one per transform.

@@ -1,5 +1,6 @@
 import Audio
 import Foundation
+import Spectral
 import Testing
 @testable import Remix
 
@@ -132,6 +133,42 @@ import Testing
                 expected.append(sum)
             }
             #expect(energy[c] == expected)
+        }
+    }
+}
+
+@Suite struct StereoTransformTests {
+    @Test(arguments: [2048, 1980, 1764, 1001])
+    func oneComplexTransformEqualsTwoRealOnes(size: Int) {
+        let left = Signals.noise(seconds: 0.1, seed: 5), right = Signals.chord([300, 5000], seconds: 0.1)
+        let window = [Float](repeating: 1, count: size)
+        let pair = PhaseVocoder.StereoTransform(size: size, outSize: size)
+        let l = RealFFTBuffers(size: size), r = RealFFTBuffers(size: size)
+        window.withUnsafeBufferPointer { w in
+            pair.analyze(left, right, start: 100, window: w.baseAddress!, into: l.spectrum, r.spectrum)
+        }
+        // Against the real transforms of each channel.
+        let fft = RealFFT.shared(size: size), reference = RealFFTBuffers(size: size)
+        for (channel, spectrum) in [(left, l.spectrum), (right, r.spectrum)] {
+            for i in 0..<size { reference.real[i] = channel[100 + i] }
+            fft.forward(reference)
+            let peak = reference.spectrum.map { abs($0) }.max()!
+            let worst = zip(reference.spectrum, spectrum).map { abs($0 - $1) }.max()!
+            #expect(worst < 1e-5 * peak, "analysis, size \(size): \(worst) against \(peak)")
+        }
+        // Synthesis: the inverse of both half spectra (DC and Nyquist imaginary parts ignored).
+        var out = ([Float](repeating: 0, count: size + 200), [Float](repeating: 0, count: size + 200))
+        window.withUnsafeBufferPointer { w in
+            out.0.withUnsafeMutableBufferPointer { a in
+                out.1.withUnsafeMutableBufferPointer { b in
+                    pair.synthesize(l.spectrum, r.spectrum, window: w.baseAddress!, scale: 1 / Float(size), into: a, b, start: 100)
+                }
+            }
+        }
+        for (channel, result) in [(left, out.0), (right, out.1)] {
+            let worst = (0..<size).map { abs(channel[100 + $0] - result[100 + $0]) }.max()!
+            #expect(worst < 1e-5, "round trip, size \(size): \(worst)")
+            #expect(result[0..<100].allSatisfy { $0 == 0 })
         }
     }
 }
