@@ -245,9 +245,20 @@ enum PhaseVocoder {
             if from > 0 || to < size { for i in 0..<(2 * size) { z[i] = 0 } }
             left.withUnsafeBufferPointer { x in
                 right.withUnsafeBufferPointer { y in
-                    for i in max(from, 0)..<max(to, from) {
+                    // Four frames at a time, interleaved into (left, right) pairs.
+                    var i = from
+                    let zp = z.baseAddress!, xp = x.baseAddress! + start, yp = y.baseAddress! + start
+                    while i + 4 <= to {
+                        let w = UnsafeRawPointer(window + i).loadUnaligned(as: SIMD4<Float>.self)
+                        let a = UnsafeRawPointer(xp + i).loadUnaligned(as: SIMD4<Float>.self) * w
+                        let b = UnsafeRawPointer(yp + i).loadUnaligned(as: SIMD4<Float>.self) * w
+                        VectorOps.store(SIMD8(a[0], b[0], a[1], b[1], a[2], b[2], a[3], b[3]), zp, 2 * i)
+                        i += 4
+                    }
+                    while i < to {
                         z[2 * i] = x[start + i] * window[i]
                         z[2 * i + 1] = y[start + i] * window[i]
+                        i += 1
                     }
                 }
             }
@@ -283,9 +294,23 @@ enum PhaseVocoder {
             let out = synthesis.output
             let from = max(0, -start), to = min(n, left.count - start)
             guard from < to else { return }
-            for i in from..<to {
+            // Four frames at a time, the (left, right) pairs split.
+            var i = from
+            let o = out.baseAddress!, lp = left.baseAddress! + start, rp = right.baseAddress! + start
+            let s4 = SIMD4<Float>(repeating: scale)
+            while i + 4 <= to {
+                let v = VectorOps.load(o, 2 * i)
+                let w = UnsafeRawPointer(window + i).loadUnaligned(as: SIMD4<Float>.self)
+                let l = UnsafeRawPointer(lp + i).loadUnaligned(as: SIMD4<Float>.self) + v.evenHalf * w * s4
+                let r = UnsafeRawPointer(rp + i).loadUnaligned(as: SIMD4<Float>.self) + v.oddHalf * w * s4
+                UnsafeMutableRawPointer(lp + i).storeBytes(of: l, as: SIMD4<Float>.self)
+                UnsafeMutableRawPointer(rp + i).storeBytes(of: r, as: SIMD4<Float>.self)
+                i += 4
+            }
+            while i < to {
                 left[start + i] += out[2 * i] * window[i] * scale
                 right[start + i] += out[2 * i + 1] * window[i] * scale
+                i += 1
             }
         }
     }
