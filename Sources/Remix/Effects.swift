@@ -178,7 +178,7 @@ enum Effects {
             for c in audio.channels.indices {
                 audio.channels[c].withUnsafeMutableBufferPointer { x in
                     held[c].load(UnsafeBufferPointer(x), start: start, count: count)
-                    for j in 0..<count { x[start + j] = held[c].read(at: position[j]) }
+                    held[c].read(at: position.baseAddress!, count: count, into: x.baseAddress! + start)
                 }
             }
         }
@@ -395,6 +395,12 @@ final class HeldSignal {
 
     @inline(__always)
     func original(_ i: Int) -> Float { samples[i - base] }
+
+    /// out[j] = read(at: positions[j]) for j in 0..<count (`out` may be the channel being rewritten).
+    func read(at positions: UnsafePointer<Double>, count: Int, into out: UnsafeMutablePointer<Float>) {
+        for j in 0..<count { out[j] = 0 }
+        accumulate(at: positions, count: count, into: out)
+    }
 
     /// sum[j] += read(at: positions[j]) for j in 0..<count, with the state in locals (through
     /// the object, every read would reload it).

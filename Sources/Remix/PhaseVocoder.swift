@@ -119,7 +119,9 @@ enum PhaseVocoder {
             for b in [previousSum, sum, power, angle, previousAngle, rotationRe, rotationIm] { b.deallocate() }
             omega.deallocate()
         }
-        var peaks = [Int](); peaks.reserveCapacity(bins / 2)
+        // Peak bins of the current frame: at most one in three bins (neighbours of a peak cannot be peaks).
+        let peakBuffer = buffer(bins, 0)
+        defer { peakBuffer.deallocate() }
         // Overlap-add gain: squared Hann windows `outHop` apart sum to 3/8 * outSize / outHop, the
         // inverse FFT is unnormalised, and a spectrum of `size` points carries a factor `size`.
         let scale = Float(1 / (Double(size) * 0.375 * Double(outSize) / Double(outHop)))
@@ -168,7 +170,7 @@ enum PhaseVocoder {
             } else {
                 let analysisHop = Double(centre - previousCentre)
                 let factor = stretchedHop / analysisHop - 1
-                findPeaks(UnsafeBufferPointer(power), into: &peaks)
+                let peaks = UnsafeBufferPointer(rebasing: peakBuffer[0..<findPeaks(UnsafeBufferPointer(power), into: peakBuffer.baseAddress!)])
                 // New rotation of every peak from its measured frequency.
                 advancePeaks(peaks, sum: sum, previousSum: previousSum, omega: omega, analysisHop: analysisHop, factor: factor,
                              previousAngle: previousAngle, angle: angle, scratch: scratch)
@@ -342,11 +344,18 @@ enum PhaseVocoder {
     /// above 1e-20), in ascending order. Compared eight bins at a time without branches: data-dependent
     /// branches over a spectrum are mispredicted about as often as not.
     static func findPeaks(_ p: UnsafeBufferPointer<Float>, into peaks: inout [Int]) {
-        peaks.removeAll(keepingCapacity: true)
+        peaks = [Int](repeating: 0, count: p.count)
+        let count = peaks.withUnsafeMutableBufferPointer { findPeaks(p, into: $0.baseAddress!) }
+        peaks.removeSubrange(count...)
+    }
+
+    /// The same into `peaks` (room for `p.count` values), returning how many.
+    static func findPeaks(_ p: UnsafeBufferPointer<Float>, into peaks: UnsafeMutablePointer<Int>) -> Int {
         let n = p.count
-        guard n >= 5, let base = p.baseAddress else { return }
+        guard n >= 5, let base = p.baseAddress else { return 0 }
         typealias V = SIMD8<Float>
         let weights = SIMD8<UInt32>(1, 2, 4, 8, 16, 32, 64, 128), floor = V(repeating: 1e-20)
+        var count = 0
         var k = 2
         while k + 8 <= n - 2 {
             let v = VectorOps.load(base, k)
@@ -354,28 +363,30 @@ enum PhaseVocoder {
                 .& (v .> VectorOps.load(base, k - 2)) .& (v .>= VectorOps.load(base, k + 2)) .& (v .> floor)
             var bits = SIMD8<UInt32>.zero.replacing(with: weights, where: mask).wrappedSum()
             while bits != 0 {
-                peaks.append(k + bits.trailingZeroBitCount)
+                peaks[count] = k + bits.trailingZeroBitCount
+                count += 1
                 bits &= bits - 1
             }
             k += 8
         }
         while k < n - 2 {
             let v = p[k]
-            if v > p[k - 1] && v >= p[k + 1] && v > p[k - 2] && v >= p[k + 2] && v > 1e-20 { peaks.append(k) }
+            if v > p[k - 1] && v >= p[k + 1] && v > p[k - 2] && v >= p[k + 2] && v > 1e-20 { peaks[count] = k; count += 1 }
             k += 1
         }
+        return count
     }
 
     /// The new angle of every peak: its phase advance over the analysis hop, measured from the
     /// channel sums of this frame and the last (the expected advance of its bin plus the wrapped
     /// deviation), scaled to the synthesis hop and added to its last angle.
-    static func advancePeaks(_ peaks: [Int], sum: UnsafeMutableBufferPointer<Float>, previousSum: UnsafeMutableBufferPointer<Float>,
+    static func advancePeaks(_ peaks: UnsafeBufferPointer<Int>, sum: UnsafeMutableBufferPointer<Float>, previousSum: UnsafeMutableBufferPointer<Float>,
                              omega: UnsafeMutableBufferPointer<Double>, analysisHop: Double, factor: Double,
                              previousAngle: UnsafeMutableBufferPointer<Float>, angle: UnsafeMutableBufferPointer<Float>,
                              scratch: PeakScratch) {
         let count = peaks.count
         let re = scratch.re, im = scratch.im
-        peaks.withUnsafeBufferPointer { peaks in
+        do {
             for j in 0..<count {
                 let p = peaks[j]
                 re[j] = sum[2 * p] * previousSum[2 * p] + sum[2 * p + 1] * previousSum[2 * p + 1]
@@ -400,7 +411,7 @@ enum PhaseVocoder {
 
     /// Gives every bin the rotation of the peak of its region (bounded by the weakest bin between
     /// two peaks, the first such bin on a tie): `angle` holds the peaks' new angles on entry.
-    static func assignRegions(peaks: [Int], power: UnsafeBufferPointer<Float>, angle: UnsafeMutableBufferPointer<Float>,
+    static func assignRegions(peaks: UnsafeBufferPointer<Int>, power: UnsafeBufferPointer<Float>, angle: UnsafeMutableBufferPointer<Float>,
                               re: UnsafeMutableBufferPointer<Float>, im: UnsafeMutableBufferPointer<Float>, scratch: PeakScratch) {
         let bins = power.count
         guard !peaks.isEmpty else {
@@ -411,7 +422,7 @@ enum PhaseVocoder {
         // from `scratch.angle`, which `advancePeaks` filled in peak order.
         let count = peaks.count
         let peakCos = scratch.cosine, peakSin = scratch.sine
-        peaks.withUnsafeBufferPointer { peaks in
+        do {
             var j = 0
             while j < count {
                 let (c, s) = FastMath.cosSin(VectorOps.load(scratch.angle.baseAddress!, j))
