@@ -170,7 +170,7 @@ enum PhaseVocoder {
             } else {
                 let analysisHop = Double(centre - previousCentre)
                 let factor = stretchedHop / analysisHop - 1
-                let peaks = UnsafeBufferPointer(rebasing: peakBuffer[0..<findPeaks(UnsafeBufferPointer(power), into: peakBuffer.baseAddress!)])
+                let peaks = UnsafeBufferPointer(rebasing: peakBuffer[0..<findPeaks(UnsafeBufferPointer(power), storingInto: peakBuffer.baseAddress!)])
                 // New rotation of every peak from its measured frequency.
                 advancePeaks(peaks, sum: sum, previousSum: previousSum, omega: omega, analysisHop: analysisHop, factor: factor,
                              previousAngle: previousAngle, angle: angle, scratch: scratch)
@@ -345,12 +345,12 @@ enum PhaseVocoder {
     /// branches over a spectrum are mispredicted about as often as not.
     static func findPeaks(_ p: UnsafeBufferPointer<Float>, into peaks: inout [Int]) {
         peaks = [Int](repeating: 0, count: p.count)
-        let count = peaks.withUnsafeMutableBufferPointer { findPeaks(p, into: $0.baseAddress!) }
+        let count = peaks.withUnsafeMutableBufferPointer { findPeaks(p, storingInto: $0.baseAddress!) }
         peaks.removeSubrange(count...)
     }
 
     /// The same into `peaks` (room for `p.count` values), returning how many.
-    static func findPeaks(_ p: UnsafeBufferPointer<Float>, into peaks: UnsafeMutablePointer<Int>) -> Int {
+    static func findPeaks(_ p: UnsafeBufferPointer<Float>, storingInto peaks: UnsafeMutablePointer<Int>) -> Int {
         let n = p.count
         guard n >= 5, let base = p.baseAddress else { return 0 }
         typealias V = SIMD8<Float>
