@@ -62,36 +62,79 @@ public struct Biquad: Sendable, Equatable {
     /// the sections' recursions overlap in the pipeline instead of each waiting on its own.
     public static func filter(_ channels: inout [[Float]], through sections: [Biquad]) {
         guard !sections.isEmpty else { return }
-        typealias Pair = SIMD2<Double>
-        let k = sections.count
-        let b0 = sections.map { Pair(repeating: $0.b0) }, b1 = sections.map { Pair(repeating: $0.b1) }
-        let b2 = sections.map { Pair(repeating: $0.b2) }, a1 = sections.map { Pair(repeating: $0.a1) }
-        let a2 = sections.map { Pair(repeating: $0.a2) }
-        var z1 = [Pair](repeating: .zero, count: k), z2 = z1
         for first in stride(from: 0, to: channels.count, by: 2) {
             let paired = first + 1 < channels.count
             // Move the arrays out so both can be written at once without copies.
             var left = channels[first]; channels[first] = []
             var right: [Float] = []
             if paired { right = channels[first + 1]; channels[first + 1] = [] }
-            for s in 0..<k { z1[s] = .zero; z2[s] = .zero }
             left.withUnsafeMutableBufferPointer { l in
                 right.withUnsafeMutableBufferPointer { r in
-                    for i in l.indices {
-                        var x = Pair(Double(l[i]), paired ? Double(r[i]) : 0)
-                        for s in 0..<k {
-                            let y = b0[s] * x + z1[s]
-                            z1[s] = b1[s] * x - a1[s] * y + z2[s]
-                            z2[s] = b2[s] * x - a2[s] * y
-                            x = y
-                        }
-                        l[i] = Float(x.x)
-                        if paired { r[i] = Float(x.y) }
+                    run(sections, l.baseAddress!, paired ? r.baseAddress : nil, count: l.count) { i, y in
+                        l[i] = y.x
+                        if paired { r[i] = y.y }
                     }
                 }
             }
             channels[first] = left
             if paired { channels[first + 1] = right }
+        }
+    }
+
+    /// The sum of squares of the first `count` frames of every channel filtered through `sections`
+    /// (from rest) over each stretch of `step` frames starting at 0 (the last stretch may be
+    /// shorter), without keeping the filtered signal: the same values as `filter` followed by
+    /// summing the squares in order.
+    public static func energy(_ channels: [[Float]], through sections: [Biquad], step: Int, count: Int) -> [[Double]] {
+        let n = min(count, channels.first?.count ?? 0)
+        let segments = max(1, (n + step - 1) / step)
+        var result = [[Double]](repeating: [Double](repeating: 0, count: segments), count: channels.count)
+        for first in stride(from: 0, to: channels.count, by: 2) {
+            let paired = first + 1 < channels.count
+            var left = [Double](repeating: 0, count: segments), right = left
+            var sum = SIMD2<Double>.zero, segment = 0, end = min(step, n)
+            channels[first].withUnsafeBufferPointer { l in
+                channels[paired ? first + 1 : first].withUnsafeBufferPointer { r in
+                    run(sections, l.baseAddress!, paired ? r.baseAddress : nil, count: n) { i, y in
+                        let v = SIMD2<Double>(Double(y.x), Double(y.y))
+                        sum += v * v
+                        if i + 1 == end {
+                            left[segment] = sum.x; right[segment] = sum.y
+                            sum = .zero; segment += 1; end = min(end + step, n)
+                        }
+                    }
+                }
+            }
+            result[first] = left
+            if paired { result[first + 1] = right }
+        }
+        return result
+    }
+
+    /// The cascade over `count` frames of one channel or two (`right` nil: the second lane is
+    /// silent), handing each frame's output, rounded to Float, to `emit` in order.
+    @inline(__always)
+    static func run(_ sections: [Biquad], _ left: UnsafePointer<Float>, _ right: UnsafePointer<Float>?, count: Int,
+                    _ emit: (Int, SIMD2<Float>) -> Void) {
+        typealias Pair = SIMD2<Double>
+        let k = sections.count
+        let b0 = sections.map { Pair(repeating: $0.b0) }, b1 = sections.map { Pair(repeating: $0.b1) }
+        let b2 = sections.map { Pair(repeating: $0.b2) }, a1 = sections.map { Pair(repeating: $0.a1) }
+        let a2 = sections.map { Pair(repeating: $0.a2) }
+        var z1 = [Pair](repeating: .zero, count: k), z2 = z1
+        z1.withUnsafeMutableBufferPointer { z1 in
+            z2.withUnsafeMutableBufferPointer { z2 in
+                for i in 0..<count {
+                    var x = Pair(Double(left[i]), right.map { Double($0[i]) } ?? 0)
+                    for s in 0..<k {
+                        let y = b0[s] * x + z1[s]
+                        z1[s] = b1[s] * x - a1[s] * y + z2[s]
+                        z2[s] = b2[s] * x - a2[s] * y
+                        x = y
+                    }
+                    emit(i, SIMD2<Float>(Float(x.x), Float(x.y)))
+                }
+            }
         }
     }
 }

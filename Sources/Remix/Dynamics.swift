@@ -16,24 +16,33 @@ enum Dynamics {
         let threshold = Float(s.thresholdDecibels), knee = Float(s.kneeDecibels)
         let slope = Float(1 - 1 / s.ratio), makeup = Float(s.makeupDecibels)
         var gain = [Float](repeating: 1, count: blockFrames)
+        var peak = [Float](repeating: 0, count: blockFrames)
         var reduction: Float = 0 // dB, >= 0
+        typealias Lanes = SIMD8<Float>
+        let halfKnee = Lanes(repeating: knee / 2), slopes = Lanes(repeating: slope), thresholds = Lanes(repeating: threshold)
+        let floor = Lanes(repeating: 1e-9), zero = Lanes.zero, kneeWidth = Lanes(repeating: 2 * knee)
         for block in stride(from: 0, to: audio.frameCount, by: blockFrames) {
             let frames = block..<min(audio.frameCount, block + blockFrames)
-            let peak = linkedPeak(audio, frames)
-            peak.withUnsafeBufferPointer { p in
+            linkedPeak(audio, frames, into: &peak)
+            peak.withUnsafeMutableBufferPointer { p in
                 gain.withUnsafeMutableBufferPointer { g in
-                    for i in 0..<frames.count {
-                        let level = FastMath.decibels(max(p[i], 1e-9))
-                        let over = level - threshold
-                        var target: Float = 0
-                        if over >= knee / 2 { target = slope * over } else if knee > 0, over > -knee / 2 {
-                            let x = over + knee / 2
-                            target = slope * x * x / (2 * knee)
-                        }
+                    let count = frames.count
+                    // The static curve has no recursion: eight frames at a time (the gain reduction each
+                    // frame asks for, in dB), then the attack/release smoothing, which is serial, then
+                    // back to amplitude eight at a time. Same operations as frame by frame, same result.
+                    VectorOps.transform(UnsafeMutableBufferPointer(rebasing: p[0..<count])) { level in
+                        let over = FastMath.decibels(VectorOps.maximum(level, floor)) - thresholds
+                        let x = over + halfKnee
+                        let soft = knee > 0 ? (slopes * x * x / kneeWidth).replacing(with: zero, where: over .<= -halfKnee) : zero
+                        return soft.replacing(with: slopes * over, where: over .>= halfKnee)
+                    }
+                    for i in 0..<count {
+                        let target = p[i]
                         let coefficient = target > reduction ? attack : release
                         reduction = target + coefficient * (reduction - target)
-                        g[i] = FastMath.amplitude(decibels: makeup - reduction)
+                        g[i] = makeup - reduction
                     }
+                    VectorOps.transform(UnsafeMutableBufferPointer(rebasing: g[0..<count])) { FastMath.amplitude(decibels: $0) }
                 }
             }
             apply(gain, to: &audio, frames)
@@ -55,20 +64,37 @@ enum Dynamics {
         var sum = Double(lookahead) // unity gain before the signal
         var current: Float = 1
         let upper = SIMD8<Float>(repeating: ceiling), lower = -upper
+        // Work arrays for a block and its look-ahead, made once.
+        var need = [Float](repeating: 0, count: block + lookahead)
+        var minimum = need
+        var scratch = SlidingMinimumScratch()
         for start in stride(from: 0, to: n, by: block) {
             let frames = start..<min(n, start + block)
+            let span = min(n, frames.upperBound + lookahead - 1) - start
             // Gain each frame needs on its own, over the block and the look-ahead past it.
-            let need = linkedPeak(audio, start..<min(n, frames.upperBound + lookahead - 1)).map { $0 > ceiling ? ceiling / $0 : 1 }
+            linkedPeak(audio, start..<(start + span), into: &need)
+            let ceilings = SIMD8<Float>(repeating: ceiling), one = SIMD8<Float>(repeating: 1)
+            need.withUnsafeMutableBufferPointer { x in
+                VectorOps.transform(UnsafeMutableBufferPointer(rebasing: x[0..<span])) { p in
+                    (ceilings / p).replacing(with: one, where: .!(p .> ceilings))
+                }
+            }
             // Minimum over the next `lookahead` frames, then a moving average over as many: every
             // averaged value comes from windows that contain the frame, so the gain is never above
             // what that frame needs, and it ramps down over the look-ahead instead of stepping.
-            let minimum = slidingMinimum(need, window: lookahead)
-            for k in 0..<frames.count {
-                let leaving = k >= lookahead ? minimum[k - lookahead] : history[k]
-                sum += Double(minimum[k]) - (start + k >= lookahead ? Double(leaving) : 1)
-                let target = Float(sum / Double(lookahead))
-                current = target < current ? target : target + release * (current - target)
-                gain[k] = current
+            slidingMinimum(need, count: span, window: lookahead, into: &minimum, scratch: &scratch)
+            minimum.withUnsafeBufferPointer { minimum in
+                history.withUnsafeBufferPointer { history in
+                    gain.withUnsafeMutableBufferPointer { gain in
+                        for k in 0..<frames.count {
+                            let leaving = k >= lookahead ? minimum[k - lookahead] : history[k]
+                            sum += Double(minimum[k]) - (start + k >= lookahead ? Double(leaving) : 1)
+                            let target = Float(sum / Double(lookahead))
+                            current = target < current ? target : target + release * (current - target)
+                            gain[k] = current
+                        }
+                    }
+                }
             }
             if frames.count >= lookahead { history = Array(minimum[(frames.count - lookahead)..<frames.count]) }
             apply(gain, to: &audio, frames)
@@ -84,7 +110,16 @@ enum Dynamics {
     /// Largest absolute sample across channels at each frame of `frames`.
     static func linkedPeak(_ audio: AudioBuffer, _ frames: Range<Int>) -> [Float] {
         var peak = [Float](repeating: 0, count: frames.count)
-        guard !frames.isEmpty else { return peak }
+        linkedPeak(audio, frames, into: &peak)
+        return peak
+    }
+
+    /// The same into the first `frames.count` values of `peak`.
+    static func linkedPeak(_ audio: AudioBuffer, _ frames: Range<Int>, into peak: inout [Float]) {
+        guard !frames.isEmpty else { return }
+        peak.withUnsafeMutableBufferPointer { p in
+            for i in 0..<frames.count { p[i] = 0 }
+        }
         for channel in audio.channels {
             channel.withUnsafeBufferPointer { x in
                 peak.withUnsafeMutableBufferPointer { p in
@@ -92,23 +127,47 @@ enum Dynamics {
                 }
             }
         }
-        return peak
     }
 
     /// out[i] = min(x[i..<i+window]) (the window shrinks at the end), in O(n) without branches
     /// (van Herk / Gil-Werman): within blocks of `window`, minima from each block's start and from
     /// its end; any window spans at most two blocks, and its minimum is the smaller of the two.
     static func slidingMinimum(_ x: [Float], window: Int) -> [Float] {
-        let n = x.count, w = max(1, window)
+        var out = [Float](repeating: 0, count: x.count), scratch = SlidingMinimumScratch()
+        slidingMinimum(x, count: x.count, window: window, into: &out, scratch: &scratch)
+        return out
+    }
+
+    struct SlidingMinimumScratch {
+        var fromStart: [Float] = [], fromEnd: [Float] = []
+    }
+
+    /// The same over the first `count` values of `x`, into the first `count` of `out`.
+    static func slidingMinimum(_ x: [Float], count n: Int, window: Int, into out: inout [Float], scratch: inout SlidingMinimumScratch) {
+        let w = max(1, window)
         let length = (n + w + w - 1) / w * w
-        var fromStart = [Float](repeating: .greatestFiniteMagnitude, count: length)
-        fromStart.replaceSubrange(0..<n, with: x)
-        var fromEnd = fromStart
-        for block in stride(from: 0, to: length, by: w) {
-            for i in (block + 1)..<(block + w) { fromStart[i] = min(fromStart[i], fromStart[i - 1]) }
-            for i in stride(from: block + w - 2, through: block, by: -1) { fromEnd[i] = min(fromEnd[i], fromEnd[i + 1]) }
+        if scratch.fromStart.count < length {
+            scratch.fromStart = [Float](repeating: 0, count: length); scratch.fromEnd = scratch.fromStart
         }
-        return (0..<n).map { i in min(fromEnd[i], fromStart[i + w - 1]) }
+        x.withUnsafeBufferPointer { x in
+            scratch.fromStart.withUnsafeMutableBufferPointer { fromStart in
+                scratch.fromEnd.withUnsafeMutableBufferPointer { fromEnd in
+                    out.withUnsafeMutableBufferPointer { out in
+                        for i in 0..<n { fromStart[i] = x[i]; fromEnd[i] = x[i] }
+                        for i in n..<length { fromStart[i] = .greatestFiniteMagnitude; fromEnd[i] = .greatestFiniteMagnitude }
+                        // Running minima kept in a register: through memory, each step waits on the
+                        // store of the one before.
+                        for block in stride(from: 0, to: length, by: w) {
+                            var m = fromStart[block]
+                            for i in (block + 1)..<(block + w) { m = min(fromStart[i], m); fromStart[i] = m }
+                            m = fromEnd[block + w - 1]
+                            for i in stride(from: block + w - 2, through: block, by: -1) { m = min(fromEnd[i], m); fromEnd[i] = m }
+                        }
+                        for i in 0..<n { out[i] = min(fromEnd[i], fromStart[i + w - 1]) }
+                    }
+                }
+            }
+        }
     }
 
     /// Multiplies `frames` of every channel by `gain` (its first `frames.count` values).

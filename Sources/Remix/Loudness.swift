@@ -53,21 +53,17 @@ public enum LoudnessMeter {
         let rate = Double(audio.sampleRate)
         let step = max(1, Int((0.1 * rate).rounded()))
         let segments = max(1, audio.frameCount / step)
-        // Weighted sum of squares of every 100 ms segment, summed over channels.
+        // Weighted sum of squares of every 100 ms segment, summed over channels, measured as the
+        // K-weighting filter runs (the filtered signal is never stored). A recording shorter than a
+        // segment is one segment; frames after the last whole segment are not counted.
+        let n = audio.frameCount
+        let counted = n < step ? n : segments * step
+        let sums = Biquad.energy(audio.channels, through: kWeighting(sampleRate: rate), step: max(1, min(step, counted)), count: counted)
         var energy = [Double](repeating: 0, count: segments)
-        var weighted = audio.channels
-        Biquad.filter(&weighted, through: kWeighting(sampleRate: rate))
-        for (c, channel) in weighted.enumerated() {
+        for (c, channel) in sums.enumerated() {
             let w = weight(channel: c, of: audio.channelCount)
             if w == 0 { continue }
-            channel.withUnsafeBufferPointer { x in
-                for s in 0..<segments {
-                    let end = s == segments - 1 && audio.frameCount < step ? audio.frameCount : (s + 1) * step
-                    var sum = 0.0
-                    for i in (s * step)..<end { sum += Double(x[i]) * Double(x[i]) }
-                    energy[s] += w * sum
-                }
-            }
+            for s in 0..<segments { energy[s] += w * channel[s] }
         }
         let blockLength = min(4, segments)
         let samplesPerBlock = Double(audio.frameCount < step ? max(audio.frameCount, 1) : blockLength * step)

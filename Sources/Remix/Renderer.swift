@@ -14,17 +14,45 @@ public struct Renderer: Sendable {
     /// taken, not copied, when the caller passes it with `consume`.
     public func render(_ edit: Edit, _ input: consuming AudioBuffer, progress: (Double, String) -> Void = { _, _ in }) throws -> AudioBuffer {
         var audio = consume input
-        let count = max(edit.operations.count, 1)
-        for (index, operation) in edit.operations.enumerated() {
+        let operations = edit.operations
+        let count = max(operations.count, 1)
+        var index = 0
+        while index < operations.count {
+            let operation = operations[index]
             progress(Double(index) / Double(count), operation.name)
+            // Consecutive filters (a `filter` then an `eq`, say) run as one cascade: one pass over
+            // the recording instead of one each. The only difference is that the signal between
+            // them is not rounded to Float.
+            var sections: [Biquad] = []
+            var next = index
+            while next < operations.count, case let .filter(bands) = operations[next] {
+                try checkNyquist(bands, operation: operations[next], index: next, sampleRate: audio.sampleRate)
+                sections += bands.map { Biquad($0, sampleRate: Double(audio.sampleRate)) }
+                next += 1
+            }
+            if next > index + 1 {
+                Biquad.filter(&audio.channels, through: sections)
+                index = next
+                continue
+            }
             try withoutActuallyEscaping(progress) { progress in
                 try apply(operation, index: index, to: &audio) { fraction in
                     progress((Double(index) + fraction) / Double(count), operation.name)
                 }
             }
+            index += 1
         }
         progress(1, "done")
         return audio
+    }
+
+    /// A filter's frequencies must be below Nyquist.
+    func checkNyquist(_ bands: [FilterBand], operation: EditOperation, index: Int, sampleRate: Int) throws {
+        let rate = Double(sampleRate)
+        for band in bands where band.frequency >= rate / 2 {
+            throw EditError.notApplicable(operation: operation.name, index: index,
+                                          reason: "frequency_hz \(band.frequency.formatted) is at or above half the sample rate (\(Int(rate / 2)) Hz)")
+        }
     }
 
     func apply(_ operation: EditOperation, index: Int, to audio: inout AudioBuffer, progress: (Double) -> Void) throws {
@@ -57,9 +85,7 @@ public struct Renderer: Sendable {
             guard measured.isFinite else { throw fail("the input is silent (below -70 LUFS); there is no loudness to normalise") }
             Effects.gain(&audio, decibels: target - measured)
         case let .filter(bands):
-            for band in bands where band.frequency >= rate / 2 {
-                throw fail("frequency_hz \(band.frequency.formatted) is at or above half the sample rate (\(Int(rate / 2)) Hz)")
-            }
+            try checkNyquist(bands, operation: operation, index: index, sampleRate: audio.sampleRate)
             Biquad.filter(&audio.channels, through: bands.map { Biquad($0, sampleRate: rate) })
         case let .compressor(settings):
             Dynamics.compress(&audio, settings)

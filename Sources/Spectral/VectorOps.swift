@@ -22,12 +22,12 @@ public enum VectorOps {
     public static func magnitude(_ v: SIMD8<Float>) -> SIMD8<Float> { maximum(v, -v) }
 
     @inlinable @inline(__always)
-    static func load(_ p: UnsafePointer<Float>, _ i: Int) -> Lanes {
+    public static func load(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD8<Float> {
         UnsafeRawPointer(p + i).loadUnaligned(as: Lanes.self)
     }
 
     @inlinable @inline(__always)
-    static func store(_ v: Lanes, _ p: UnsafeMutablePointer<Float>, _ i: Int) {
+    public static func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ i: Int) {
         UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: Lanes.self)
     }
 

@@ -59,7 +59,7 @@ struct RemixCommand: AsyncParsableCommand {
     @Option(name: .customLong("styles-dir"), help: ArgumentHelp("A directory of style files searched before the standard ones.", valueName: "dir"))
     var stylesDirectory: String?
 
-    @Flag(help: "Print the decode, render and write times as JSON on standard error.")
+    @Flag(help: "Print the decode, render and write times (and the render's processor time) as JSON on standard error.")
     var timings = false
 
     @Flag(name: .customLong("via-daemon"), help: "Have the daemon render, check the rights, replace, watermark and record (needs --territory).")
@@ -136,6 +136,9 @@ struct RemixCommand: AsyncParsableCommand {
         let audio: AudioBuffer
         do { audio = try AudioDecoder.decodeMultichannel(path: input) } catch { throw ValidationFailure("\(error)") }
         let decoded = clock.now
+        // Processor time of the render as well as wall time: on a shared machine the wall time
+        // includes whatever ran in between, the processor time does not.
+        let cpuBefore = processorSeconds()
         let inputDuration = audio.duration
         let progress = RemixProgress()
         let result: AudioBuffer
@@ -147,12 +150,13 @@ struct RemixCommand: AsyncParsableCommand {
         }
         progress.clear()
         let rendered = clock.now
+        let renderProcessor = processorSeconds() - cpuBefore
         do { try AudioWriter.write(result, to: output) } catch { throw ValidationFailure("\(error)") }
         let written = clock.now
         func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
         if timings {
-            let line = String(format: #"{"decode_s":%.4f,"render_s":%.4f,"write_s":%.4f,"input_s":%.3f,"output_s":%.3f,"channels":%d,"sample_rate":%d}"#,
-                              seconds(decoded - started), seconds(rendered - decoded), seconds(written - rendered),
+            let line = String(format: #"{"decode_s":%.4f,"render_s":%.4f,"render_cpu_s":%.4f,"write_s":%.4f,"input_s":%.3f,"output_s":%.3f,"channels":%d,"sample_rate":%d}"#,
+                              seconds(decoded - started), seconds(rendered - decoded), renderProcessor, seconds(written - rendered),
                               inputDuration, result.duration, result.channelCount, result.sampleRate)
             printError(line)
         }
@@ -263,4 +267,11 @@ final class RemixProgress {
     func clear() {
         if drawn { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
     }
+}
+
+/// Processor time used by the process so far, in seconds.
+private func processorSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
 }
