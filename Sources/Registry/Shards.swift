@@ -39,6 +39,15 @@ public enum Shards {
         }
     }
 
+    /// Whether any partition of the fingerprint table lives on a shard (a catalog read, no shard
+    /// contacted): ingest writes with `INSERT` rather than `COPY` then.
+    public static func holdPartitions(_ db: PostgresConnection) throws -> Bool {
+        try db.query("""
+            SELECT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_foreign_table t ON t.ftrelid = i.inhrelid
+                           WHERE i.inhparent = to_regclass('fingerprints'))
+            """).rows.first?[0] == .bool(true)
+    }
+
     /// Every partition of the fingerprint table and where it lives, in remainder order.
     public static func placements(_ db: PostgresConnection) throws -> [PartitionPlacement] {
         let rows = try db.query("""
