@@ -282,6 +282,28 @@ public enum Shards {
         return rows.first?[0].text ?? "public"
     }
 
+    // MARK: remove
+
+    /// Unregisters a shard that holds no partition, in one coordinator transaction: its
+    /// postgres_fdw server with the user mapping and probe table (`DROP SERVER ... CASCADE`) and
+    /// its row in `shards`. Refuses while a partition lives there, since the cascade would drop
+    /// the partition's foreign table and its rows would leave the catalog. The shard's database is
+    /// not contacted (it may be gone for good) and keeps its tables.
+    public static func remove(_ db: PostgresConnection, name: String) throws {
+        try db.transaction {
+            try db.query("SELECT pg_advisory_xact_lock($1)", [.int64(lockKey)])
+            guard try list(db).contains(where: { $0.name == name }) else {
+                throw RegistryError.shards("there is no shard named \(name) (see `tracemark db shards list`); nothing was changed")
+            }
+            let held = try placements(db).filter { $0.shard == name }.map(\.name)
+            guard held.isEmpty else {
+                throw RegistryError.shards("the shard \(name) holds \(held.joined(separator: ", ")): move \(held.count == 1 ? "it" : "them") first (`tracemark db shards move PARTITION local` or to another shard); nothing was changed")
+            }
+            try execute(db, "DROP SERVER %1$I CASCADE", [name])
+            try db.query("DELETE FROM shards WHERE name = $1", [.text(name)])
+        }
+    }
+
     // MARK: check
 
     public struct Probe: Sendable, Equatable {
