@@ -132,6 +132,16 @@ public struct Health: Codable, Sendable, Equatable {
     public let fingerprint_version: Int
     public let catalog: Catalog
     public let uptime_s: Double
+    /// Present when the registry has shards: each one's state as lookups reach it.
+    public let shards: [Shard]?
+
+    public struct Shard: Codable, Sendable, Equatable {
+        public let name: String
+        /// `up` or `down`.
+        public let status: String
+        /// Why it is down (PostgreSQL's message); absent when up.
+        public let error: String?
+    }
 }
 
 /// The HTTP API (docs/openapi.yaml). Handlers collect the body on the event loop, then run the
@@ -142,6 +152,7 @@ struct Routes: Sendable {
     let threads: NIOThreadPool
     let metrics: DaemonMetrics
     let catalogSize: CatalogSizeCache
+    let shardStates = RecentValue<[Shards.Probe]>(maxAge: .seconds(5))
     let started = ContinuousClock.now
     let identifier = Identifier()
 
@@ -196,8 +207,19 @@ struct Routes: Sendable {
         let answer = Health(status: "ok", version: TracemarkVersion.string,
                             fingerprint_version: Int(identifier.analysis.parameters.version),
                             catalog: .init(tracks: size.tracks, hours: (size.hours * 1000).rounded() / 1000, hashes: size.hashes),
-                            uptime_s: (Double(uptime.components.seconds) * 1000 + Double(uptime.components.attoseconds) * 1e-15).rounded() / 1000)
+                            uptime_s: (Double(uptime.components.seconds) * 1000 + Double(uptime.components.attoseconds) * 1e-15).rounded() / 1000,
+                            shards: try await shardHealth())
         return try json(answer)
+    }
+
+    /// Each shard probed the way lookups reach it, at most every 5 s. A shard that is down does
+    /// not fail the health check: the daemon and the coordinator are up, restarting or removing
+    /// the daemon would not help, and matches already answer 503 naming the shard; monitoring
+    /// reads `shards` (docs/operations.md).
+    private func shardHealth() async throws -> [Health.Shard]? {
+        let probes = try await shardStates.value { try await database { try Shards.check($0, timeoutSeconds: 2) } }
+        guard !probes.isEmpty else { return nil }
+        return probes.map { Health.Shard(name: $0.shard.name, status: $0.isUp ? "up" : "down", error: $0.problem) }
     }
 
     private func match(_ request: Request, _ context: DaemonContext) async throws -> Response {
@@ -404,17 +426,20 @@ public enum APIJSON {
 
 /// The catalog's size changes only with ingest; counting it on every health check or scrape
 /// would read the whole tracks table, so the count is kept for a few seconds.
-actor CatalogSizeCache {
-    private var cached: (size: CatalogSize, at: ContinuousClock.Instant)?
+typealias CatalogSizeCache = RecentValue<CatalogSize>
+
+/// A value kept for `maxAge` after it was fetched.
+actor RecentValue<Value: Sendable> {
+    private var cached: (value: Value, at: ContinuousClock.Instant)?
     private let maxAge: Duration
 
     init(maxAge: Duration = .seconds(2)) { self.maxAge = maxAge }
 
-    func value(_ fetch: @Sendable () async throws -> CatalogSize) async throws -> CatalogSize {
-        if let cached, ContinuousClock.now - cached.at < maxAge { return cached.size }
-        let size = try await fetch()
-        cached = (size, ContinuousClock.now)
-        return size
+    func value(_ fetch: @Sendable () async throws -> Value) async throws -> Value {
+        if let cached, ContinuousClock.now - cached.at < maxAge { return cached.value }
+        let value = try await fetch()
+        cached = (value, ContinuousClock.now)
+        return value
     }
 }
 

@@ -86,7 +86,49 @@ public struct Catalog: Sendable {
         }
     }
 
-    private func copyFingerprints(_ landmarks: [Landmark], trackID id: Int32) throws {
+    /// Rows per `INSERT` on a sharded registry: bounds the two arrays for very long masters.
+    static let insertRows = 50_000
+
+    /// Writes a track's rows inside the caller's transaction. One server: `COPY` (binary), the
+    /// fastest path. With partitions on shards: `INSERT ... SELECT FROM unnest(...)`, because
+    /// PostgreSQL 15's postgres_fdw sends a `COPY` routed to a foreign partition as one remote
+    /// `INSERT` per row, while it batches a routed `INSERT` by the server's `batch_size`
+    /// (docs/scaling.md). Either statement is correct for either layout; a move that commits
+    /// between the check and the write changes only the speed. Returns whether it used `INSERT`.
+    @discardableResult
+    private func copyFingerprints(_ landmarks: [Landmark], trackID id: Int32) throws -> Bool {
+        guard try Shards.holdPartitions(db) else {
+            try copyFingerprintsLocally(landmarks, trackID: id)
+            return false
+        }
+        var start = 0
+        while start < landmarks.count {
+            let chunk = landmarks[start..<min(start + Self.insertRows, landmarks.count)]
+            _ = try db.query("""
+                INSERT INTO fingerprints (hash, track_id, frame)
+                SELECT h, $1, f FROM unnest($2::int4[], $3::int4[]) AS u(h, f)
+                """, [.int32(id), .int32Array(chunk.map { Int32(bitPattern: $0.hash.value) }), .int32Array(chunk.map(\.frame))])
+            start = chunk.endIndex
+        }
+        return true
+    }
+
+    /// postgres_fdw commits each shard's part of a transaction just before the coordinator's, one
+    /// shard after another, without two-phase commit: when one shard's commit fails, shards that
+    /// had already committed keep rows of a track that was not stored. They are removed here,
+    /// each in its own transaction, through the hash index (the track's own hashes); a shard that
+    /// does not answer keeps them (docs/scaling.md).
+    private func removeStrayRows(trackID id: Int32, landmarks: [Landmark]) {
+        guard (try? db.query("SELECT 1 FROM tracks WHERE id = $1", [.int32(id)]).rows.isEmpty) == true,
+              let placements = try? Shards.placements(db) else { return }
+        let hashes = Array(Set(landmarks.map { Int32(bitPattern: $0.hash.value) }))
+        for placement in placements where placement.shard != nil {
+            _ = try? db.query("DELETE FROM \(placement.name) WHERE hash = ANY($1) AND track_id = $2",
+                              [.int32Array(hashes), .int32(id)])
+        }
+    }
+
+    private func copyFingerprintsLocally(_ landmarks: [Landmark], trackID id: Int32) throws {
         var copy = BinaryCopy()
         copy.reserve(rows: landmarks.count, bytesPerRow: 26)
         for landmark in landmarks {
@@ -99,6 +141,19 @@ public struct Catalog: Sendable {
     /// runs inside the same transaction once the track has its id (its rights, at ingest).
     public func store(_ track: NewTrack, landmarks: [Landmark], version: Int32,
                       alsoStore: ((Int32) throws -> Void)? = nil) throws -> StoreOutcome {
+        var writtenToShards: Int32?
+        do {
+            return try storeInTransaction(track, landmarks: landmarks, version: version, alsoStore: alsoStore) {
+                writtenToShards = $0
+            }
+        } catch {
+            if let id = writtenToShards { removeStrayRows(trackID: id, landmarks: landmarks) }
+            throw error
+        }
+    }
+
+    private func storeInTransaction(_ track: NewTrack, landmarks: [Landmark], version: Int32,
+                                    alsoStore: ((Int32) throws -> Void)?, wroteToShards: (Int32) -> Void) throws -> StoreOutcome {
         try db.transaction {
             let inserted = try db.query("""
                 INSERT INTO tracks (source_path, content_sha256, title, artist, album, isrc, duration_s,
@@ -119,7 +174,7 @@ public struct Catalog: Sendable {
                 let existing = try trackID(contentSHA256: track.contentSHA256)
                 return .duplicate(existing ?? 0)
             }
-            try copyFingerprints(landmarks, trackID: id)
+            if try copyFingerprints(landmarks, trackID: id) { wroteToShards(id) }
             try alsoStore?(id)
             return .added(id)
         }

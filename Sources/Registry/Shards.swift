@@ -39,6 +39,15 @@ public enum Shards {
         }
     }
 
+    /// Whether any partition of the fingerprint table lives on a shard (a catalog read, no shard
+    /// contacted): ingest writes with `INSERT` rather than `COPY` then.
+    public static func holdPartitions(_ db: PostgresConnection) throws -> Bool {
+        try db.query("""
+            SELECT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_foreign_table t ON t.ftrelid = i.inhrelid
+                           WHERE i.inhparent = to_regclass('fingerprints'))
+            """).rows.first?[0] == .bool(true)
+    }
+
     /// Every partition of the fingerprint table and where it lives, in remainder order.
     public static func placements(_ db: PostgresConnection) throws -> [PartitionPlacement] {
         let rows = try db.query("""
@@ -271,6 +280,28 @@ public enum Shards {
             WHERE c.relnamespace = to_regnamespace($1) AND c.relname = $2 AND option LIKE 'schema_name=%'
             """, [.text(probeSchema), .text(shard)]).rows
         return rows.first?[0].text ?? "public"
+    }
+
+    // MARK: remove
+
+    /// Unregisters a shard that holds no partition, in one coordinator transaction: its
+    /// postgres_fdw server with the user mapping and probe table (`DROP SERVER ... CASCADE`) and
+    /// its row in `shards`. Refuses while a partition lives there, since the cascade would drop
+    /// the partition's foreign table and its rows would leave the catalog. The shard's database is
+    /// not contacted (it may be gone for good) and keeps its tables.
+    public static func remove(_ db: PostgresConnection, name: String) throws {
+        try db.transaction {
+            try db.query("SELECT pg_advisory_xact_lock($1)", [.int64(lockKey)])
+            guard try list(db).contains(where: { $0.name == name }) else {
+                throw RegistryError.shards("there is no shard named \(name) (see `tracemark db shards list`); nothing was changed")
+            }
+            let held = try placements(db).filter { $0.shard == name }.map(\.name)
+            guard held.isEmpty else {
+                throw RegistryError.shards("the shard \(name) holds \(held.joined(separator: ", ")): move \(held.count == 1 ? "it" : "them") first (`tracemark db shards move PARTITION local` or to another shard); nothing was changed")
+            }
+            try execute(db, "DROP SERVER %1$I CASCADE", [name])
+            try db.query("DELETE FROM shards WHERE name = $1", [.text(name)])
+        }
     }
 
     // MARK: check

@@ -18,8 +18,9 @@ struct ShardsCommand: ParsableCommand {
               tracemark db shards move fingerprints_p3 db2
               tracemark db shards list
               tracemark db shards check
+              tracemark db shards remove db2
             """,
-        subcommands: [Add.self, List.self, Move.self, Check.self]
+        subcommands: [Add.self, List.self, Move.self, Check.self, Remove.self]
     )
 
     struct Add: ParsableCommand {
@@ -133,6 +134,29 @@ struct ShardsCommand: ParsableCommand {
                     print("\(outcome.partition): already on \(outcome.to); nothing changed")
                 }
             }
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Unregister a shard that holds no partition.",
+            discussion: """
+                Drops the coordinator's postgres_fdw server NAME (with its user mapping) and the \
+                shard's registration, in one transaction. Refuses while any partition lives on \
+                the shard: move those first. The shard's database is not contacted and keeps its \
+                tables; drop the database yourself when it is no longer needed.
+
+                Example:
+                  tracemark db shards move p3 local
+                  tracemark db shards remove db2
+                """)
+        @Argument(help: ArgumentHelp("The shard's name (see `tracemark db shards list`).", valueName: "name"))
+        var name: String
+        @OptionGroup var registry: RegistryOptions
+
+        func run() throws {
+            try registry.withDatabase { db in try Shards.remove(db, name: name) }
+            print("\(name): removed")
         }
     }
 

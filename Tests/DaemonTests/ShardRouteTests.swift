@@ -81,6 +81,14 @@ import Testing
         let expected = try await RunningDaemon.start(databaseURL: single)
         let got = try await answers(sharded, clips)
         let want = try await answers(expected, clips)
+        // Health lists the shards on the coordinator only.
+        let shardedHealth = try await sharded.call("GET", "/v1/health", route: "/v1/health")
+        let singleHealth = try await expected.call("GET", "/v1/health", route: "/v1/health")
+        #expect(shardedHealth.status == 200 && singleHealth.status == 200)
+        let listed = try RunningDaemon.decoder.decode(Health.self, from: Data(shardedHealth.body)).shards ?? []
+        #expect(listed.map { "\($0.name) \($0.status) \($0.error ?? "-")" } == ["a up -", "b up -"])
+        #expect(try RunningDaemon.decoder.decode(Health.self, from: Data(singleHealth.body)).shards == nil)
+        #expect(!String(decoding: singleHealth.body, as: UTF8.self).contains("shards"))
         await sharded.stop()
         await expected.stop()
         #expect(got == want)
@@ -186,6 +194,12 @@ import Testing
         let error = try JSONDecoder().decode(APIError.Body.self, from: Data(down.body)).error
         #expect(error.code == "database_unavailable")
         #expect(error.message.contains("the shard east is unavailable"), "\(error.message)")
+        // Health stays 200 and ok, and names the shard that is down.
+        let health = try await daemon.call("GET", "/v1/health", route: "/v1/health")
+        #expect(health.status == 200)
+        let state = try RunningDaemon.decoder.decode(Health.self, from: Data(health.body))
+        #expect(state.status == "ok" && state.shards?.map(\.name) == ["east"] && state.shards?.first?.status == "down", "\(state)")
+        #expect(state.shards?.first?.error?.contains("\"east\"") == true, "\(state)")
         // The registry's own error names it too, and so does the check.
         #expect(throws: RegistryError.self) { try db.query("SELECT count(*) FROM fingerprints") }
         do { _ = try db.query("SELECT count(*) FROM fingerprints") } catch let failure as RegistryError {

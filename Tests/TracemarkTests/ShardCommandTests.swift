@@ -17,10 +17,45 @@ import Testing
     @Test func everySubcommandHasHelp() throws {
         for (command, text) in [("", "Add shards, see where partitions live"), ("add", "Register a PostgreSQL database as a shard"),
                                 ("list", "where every partition lives"), ("move", "Move one partition to a shard"),
-                                ("check", "Read from every shard through the coordinator")] {
+                                ("check", "Read from every shard through the coordinator"),
+                                ("remove", "Unregister a shard that holds no partition")] {
             let help = try CLI.run(["db", "shards"] + (command.isEmpty ? [] : [command]) + ["--help"])
             #expect(help.status == 0 && help.stdout.contains(text), "\(command): \(help.stdout)")
         }
+    }
+
+    @Test func removeRefusesWhilePartitionsLiveThere() throws {
+        let (shared, _) = try TestShardServer.shared()
+        let directory = "/tmp/tshard-" + UUID().uuidString.prefix(8)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let url = try TestDatabase.create()
+        let options = ["--data-dir", directory + "/data", "--database-url", url]
+        #expect(try CLI.run(["db", "init", "--partitions", "4"] + options).status == 0)
+        #expect(try CLI.run(["db", "shards", "add", try shared.createDatabase(), "--name", "north"] + options).status == 0)
+        try PostgresConnection(connectionString: url).execute("INSERT INTO fingerprints SELECT g, g % 7, g FROM generate_series(1, 2000) g")
+        #expect(try CLI.run(["db", "shards", "move", "p1", "north"] + options).status == 0)
+        let sums = "SELECT count(*) * 1000000 + sum(hash) FROM fingerprints"
+        let before = try count(url, sums)
+
+        for (name, message) in [("north", "the shard north holds fingerprints_p1: move it first"),
+                                ("south", "there is no shard named south")] {
+            let refused = try CLI.run(["db", "shards", "remove", name] + options)
+            #expect(refused.status != 0 && refused.stderr.contains(message) && refused.stderr.contains("nothing was changed"),
+                    "\(name): \(refused.stderr)")
+        }
+        #expect(try count(url, "SELECT count(*) FROM pg_foreign_server WHERE srvname = 'north'") == 1)
+        #expect(try count(url, "SELECT count(*) FROM shards") == 1)
+        #expect(try count(url, sums) == before)
+
+        #expect(try CLI.run(["db", "shards", "move", "p1", "local"] + options).status == 0)
+        let removed = try CLI.run(["db", "shards", "remove", "north"] + options)
+        #expect(removed.status == 0 && removed.stdout.contains("north: removed"), "\(removed.stdout) \(removed.stderr)")
+        #expect(try count(url, "SELECT count(*) FROM pg_foreign_server WHERE srvname = 'north'") == 0)
+        #expect(try count(url, "SELECT count(*) FROM pg_user_mappings WHERE srvname = 'north'") == 0)
+        #expect(try count(url, "SELECT count(*) FROM shards") == 0)
+        #expect(try count(url, sums) == before)
+        let list = try CLI.run(["db", "shards", "list"] + options)
+        #expect(list.status == 0 && !list.stdout.contains("north"), "\(list.stdout)")
     }
 
     @Test func addListMoveCheckAndTheSameMatchesAsOneServer() throws {
