@@ -94,14 +94,13 @@ public struct PeakPicker: Sendable {
 
     /// Maximum over a window of +-radius along one axis of a row-major matrix, eight columns at
     /// a time (the picker's most expensive step): along rows through a copy of each row padded
-    /// with -infinity, across rows as the running maximum of whole rows.
+    /// with -infinity, across rows over the window's rows eight columns at a time.
     static func slidingMax(_ m: [Float], rows: Int, columns: Int, radius: Int, alongRows: Bool) -> [Float] {
         typealias Lanes = SIMD8<Float>
         let lanes = Lanes.scalarCount
         // Rounded up to whole lanes; the extra columns are computed and dropped.
         let padded = (columns + lanes - 1) / lanes * lanes
         var out = [Float](repeating: 0, count: m.count)
-        func maximum(_ a: Lanes, _ b: Lanes) -> Lanes { a.replacing(with: b, where: b .> a) }
         m.withUnsafeBufferPointer { m in
             out.withUnsafeMutableBufferPointer { out in
                 if alongRows {
@@ -113,7 +112,7 @@ public struct PeakPicker: Sendable {
                             result.withUnsafeMutableBufferPointer { result in
                                 for c in stride(from: 0, to: padded, by: lanes) {
                                     var best = row.loadUnaligned(fromByteOffset: 4 * c, as: Lanes.self)
-                                    for j in 1...(2 * radius) { best = maximum(best, row.loadUnaligned(fromByteOffset: 4 * (c + j), as: Lanes.self)) }
+                                    for j in 1...(2 * radius) { best = VectorOps.maximum(best, row.loadUnaligned(fromByteOffset: 4 * (c + j), as: Lanes.self)) }
                                     UnsafeMutableRawPointer(result.baseAddress!).storeBytes(of: best, toByteOffset: 4 * c, as: Lanes.self)
                                 }
                             }
@@ -127,7 +126,7 @@ public struct PeakPicker: Sendable {
                         let first = max(0, r - radius), last = min(rows - 1, r + radius)
                         for c in stride(from: 0, to: whole, by: lanes) {
                             var best = source.loadUnaligned(fromByteOffset: 4 * (first * columns + c), as: Lanes.self)
-                            for j in first...last { best = maximum(best, source.loadUnaligned(fromByteOffset: 4 * (j * columns + c), as: Lanes.self)) }
+                            for j in first...last { best = VectorOps.maximum(best, source.loadUnaligned(fromByteOffset: 4 * (j * columns + c), as: Lanes.self)) }
                             target.storeBytes(of: best, toByteOffset: 4 * (r * columns + c), as: Lanes.self)
                         }
                         for c in whole..<columns {
