@@ -218,14 +218,3 @@ import Testing
         #expect(try Shards.check(db, timeoutSeconds: 2).map(\.isUp) == [true])
     }
 }
-
-final class Mutexed<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: T
-    init(_ value: T) { stored = value }
-    var value: T {
-        get { lock.withLock { stored } }
-        set { lock.withLock { stored = newValue } }
-    }
-    func modify(_ body: (inout T) -> Void) { lock.withLock { body(&stored) } }
-}

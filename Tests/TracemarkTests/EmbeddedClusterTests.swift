@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The embedded PostgreSQL as commands use it: created on first use, shared by concurrent
